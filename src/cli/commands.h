@@ -1,0 +1,61 @@
+#pragma once
+// The subcommands of `nmt`: each has setup_x (registers options on the CLI11 app, filling an XArgs) and run_x.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace nmt::cli {
+
+/// `nmt train --config FILE [--output DIR] [--resume] [--overwrite] [--epochs N] [--max-minutes M]`
+struct TrainArgs {
+  std::string config;
+  std::string output;
+  bool resume = false;
+  bool overwrite = false;
+  std::optional<int64_t> epochs;
+  std::optional<double> max_minutes;
+};
+void setup_train(CLI::App& app, TrainArgs& args);
+/// Returns the process exit code. Throws as train::train.
+int run_train(const TrainArgs& args);
+
+/// `nmt translate --checkpoint DIR [SENTENCE...] [--input FILE] [--attention FILE] [--plot DIR]`
+struct TranslateArgs {
+  std::string checkpoint;
+  std::vector<std::string> sentences;
+  std::string input;
+  std::string attention;
+  std::string plot;
+  std::string plot_format = "png";
+  int64_t max_len = 0;
+  int64_t batch_size = 128;
+  std::string device = "auto";
+};
+void setup_translate(CLI::App& app, TranslateArgs& args);
+int run_translate(const TranslateArgs& args);
+
+/// `nmt eval --bleu (--checkpoint DIR [--split test|valid] | --hypotheses H --references R) [--k 2] [--json]`
+struct EvalArgs {
+  bool bleu = false;
+  std::string checkpoint;
+  std::string split = "test";
+  std::string hypotheses;
+  std::string references;
+  int k = 2;
+  bool json = false;
+  std::string plot;
+  std::string plot_format = "png";
+  int64_t plot_count = 5;
+  int64_t max_len = 0;
+  int64_t batch_size = 256;
+  std::string device = "auto";
+};
+void setup_eval(CLI::App& app, EvalArgs& args);
+int run_eval(const EvalArgs& args);
+
+}  // namespace nmt::cli

@@ -1,0 +1,138 @@
+#include <cstdio>
+#include <filesystem>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cli/attention_plots.h"
+#include "cli/commands.h"
+#include "common/device.h"
+#include "common/io.h"
+#include "data/preprocess.h"
+#include "decoding/translator.h"
+#include "metrics/bleu.h"
+#include "train/checkpoint.h"
+
+namespace nmt::cli {
+
+namespace fs = std::filesystem;
+
+void setup_eval(CLI::App& app, EvalArgs& args) {
+  app.add_flag("--bleu", args.bleu, "Compute BLEU (d2l's per-sentence BLEU-k and sacreBLEU-style corpus BLEU-4)")
+      ->required();
+  app.add_option("-m,--checkpoint", args.checkpoint, "Run or checkpoint directory to translate the split with");
+  app.add_option("--split", args.split, "Held-out split of the run: test or valid")->check(CLI::IsMember({"test", "valid"}));
+  app.add_option("--hypotheses", args.hypotheses, "Score this file (one translation per line) instead of a model");
+  app.add_option("--references", args.references, "References for --hypotheses, line by line");
+  app.add_option("--k", args.k, "Largest n-gram order of d2l's per-sentence BLEU")->check(CLI::Range(1, 4));
+  app.add_flag("--json", args.json, "Print the whole JSON report to stdout");
+  app.add_option("--plot", args.plot, "Write attention heatmaps of the first --plot-count sentences here");
+  app.add_option("--plot-count", args.plot_count, "Sentences to plot with --plot")->check(CLI::NonNegativeNumber);
+  app.add_option("--plot-format", args.plot_format, "png, svg or pdf")->check(CLI::IsMember({"png", "svg", "pdf"}));
+  app.add_option("--max-len", args.max_len, "Maximum output tokens (default: the model's num_steps)");
+  app.add_option("--batch-size", args.batch_size, "Sentences decoded together")->check(CLI::PositiveNumber);
+  app.add_option("--device", args.device, "auto, cpu, cuda or cuda:N");
+  app.footer("Examples:\n  nmt eval --bleu --checkpoint runs/default --split test\n"
+             "  nmt eval --bleu --hypotheses out.txt --references ref.txt");
+}
+
+namespace {
+
+/// The run directory holding the split files for a checkpoint path.
+std::string split_dir(const std::string& checkpoint_arg, const std::string& ckpt_dir, const std::string& split) {
+  for (const fs::path p : {fs::path(checkpoint_arg), fs::path(ckpt_dir).parent_path()})
+    if (fs::exists(p / (split + ".src"))) return p.string();
+  throw std::runtime_error("no " + split + ".src / " + split + ".ref next to " + checkpoint_arg +
+                           " (they are written into the run directory by nmt train)");
+}
+
+}  // namespace
+
+int run_eval(const EvalArgs& args) {
+  const bool from_files = !args.hypotheses.empty() || !args.references.empty();
+  if (from_files && !args.checkpoint.empty())
+    throw std::invalid_argument("give either --checkpoint or --hypotheses/--references, not both");
+  if (!from_files && args.checkpoint.empty())
+    throw std::invalid_argument("give --checkpoint DIR, or --hypotheses H --references R");
+  if (from_files && (args.hypotheses.empty() || args.references.empty()))
+    throw std::invalid_argument("--hypotheses and --references go together");
+
+  std::vector<std::string> hyps, refs;
+  nlohmann::json report;
+  std::string out_dir;
+  if (from_files) {
+    hyps = common::read_lines(args.hypotheses);
+    refs = common::read_lines(args.references);
+    if (hyps.size() != refs.size())
+      throw std::invalid_argument(args.hypotheses + " has " + std::to_string(hyps.size()) + " lines but " +
+                                  args.references + " has " + std::to_string(refs.size()));
+    // Score both sides as the model's outputs are scored: with the training preprocessing.
+    for (auto* side : {&hyps, &refs})
+      for (std::size_t i = 0; i < side->size(); ++i) {
+        try {
+          (*side)[i] = data::preprocess_nmt((*side)[i]);
+        } catch (const std::invalid_argument& e) {
+          throw std::invalid_argument((side == &hyps ? args.hypotheses : args.references) + ":" +
+                                      std::to_string(i + 1) + ": " + e.what());
+        }
+      }
+    report["hypotheses"] = args.hypotheses;
+    report["references"] = args.references;
+  } else {
+    const c10::Device device = common::resolve_device(args.device);
+    train::LoadedCheckpoint ckpt = train::load_checkpoint(args.checkpoint, device);
+    out_dir = split_dir(args.checkpoint, ckpt.dir, args.split);
+    const auto sources = common::read_lines(out_dir + "/" + args.split + ".src");
+    refs = common::read_lines(out_dir + "/" + args.split + ".ref");
+    if (sources.size() != refs.size())
+      throw std::runtime_error(out_dir + "/" + args.split + ".src and .ref differ in length");
+    if (sources.empty()) throw std::invalid_argument("the " + args.split + " split of " + out_dir + " is empty");
+    decoding::Translator translator(ckpt.model, ckpt.src_vocab, ckpt.tgt_vocab, ckpt.config.data.num_steps, device);
+    decoding::TranslateOptions options;
+    options.max_len = args.max_len;
+    options.batch_size = args.batch_size;
+    const auto translations = translator.translate(sources, options);
+    for (const auto& t : translations) hyps.push_back(t.text());
+    if (!args.plot.empty() && args.plot_count > 0) {
+      std::vector<std::string> first(sources.begin(),
+                                     sources.begin() + std::min<std::size_t>(sources.size(), args.plot_count));
+      options.record_attention = true;
+      const auto plotted = translator.translate(first, options);
+      for (std::size_t i = 0; i < plotted.size(); ++i) {
+        char stem[32];
+        std::snprintf(stem, sizeof stem, "%s_%04zu", args.split.c_str(), i + 1);
+        write_attention_plots(plotted[i], args.plot, stem, args.plot_format);
+      }
+    }
+    std::string text;
+    for (const auto& h : hyps) text += h + "\n";
+    common::write_text_atomic(out_dir + "/" + args.split + ".hyp", text);
+    report["checkpoint"] = ckpt.dir;
+    report["split"] = args.split;
+    report["epoch"] = ckpt.state.epoch;
+    report["hypotheses_file"] = out_dir + "/" + args.split + ".hyp";
+  }
+
+  const metrics::CorpusBleu corpus = metrics::corpus_bleu(hyps, refs);
+  const double d2l = metrics::mean_d2l_bleu(hyps, refs, args.k);
+  report["corpus_bleu"] = corpus.to_json();
+  report["bleu"] = corpus.score;
+  report["d2l_bleu"] = d2l;
+  report["k"] = args.k;
+  report["sentences"] = hyps.size();
+  if (!out_dir.empty()) common::write_text_atomic(out_dir + "/eval_" + args.split + ".json", report.dump(2) + "\n");
+
+  if (args.json) {
+    std::printf("%s\n", report.dump(2).c_str());
+  } else {
+    std::printf("BLEU = %.2f  (1-4 gram precisions %.1f/%.1f/%.1f/%.1f, BP %.3f, hyp_len %lld, ref_len %lld)  "
+                "d2l BLEU-%d = %.4f  on %zu sentences\n",
+                corpus.score, corpus.precisions[0], corpus.precisions[1], corpus.precisions[2], corpus.precisions[3],
+                corpus.brevity_penalty, static_cast<long long>(corpus.sys_len), static_cast<long long>(corpus.ref_len),
+                args.k, d2l, hyps.size());
+  }
+  return 0;
+}
+
+}  // namespace nmt::cli

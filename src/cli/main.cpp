@@ -1,0 +1,52 @@
+// nmt: neural machine translation on LibTorch. main() parses the command line, runs one subcommand and
+// turns exceptions into messages and exit codes (2: usage or config errors, 1: runtime errors).
+
+#include <cstdio>
+#include <stdexcept>
+
+#include <CLI/CLI.hpp>
+#include <c10/util/Exception.h>
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.h"
+#include "common/blas.h"
+#include "common/logging.h"
+
+int main(int argc, char** argv) {
+  nmt::common::ensure_fast_blas(argc, argv);  // may re-execute the program once with OPENBLAS_CORETYPE set
+  CLI::App app{"nmt: neural machine translation (GRU seq2seq, Bahdanau attention, Transformer) on LibTorch"};
+  app.require_subcommand(1);
+  bool verbose = false;
+  app.add_flag("-v,--verbose", verbose, "Debug logging");
+  nmt::cli::TrainArgs train_args;
+  nmt::cli::TranslateArgs translate_args;
+  nmt::cli::EvalArgs eval_args;
+  CLI::App* train = app.add_subcommand("train", "Train a model from a JSON config into a run directory");
+  CLI::App* translate = app.add_subcommand("translate", "Translate sentences with a trained model");
+  CLI::App* eval = app.add_subcommand("eval", "Score a model or a hypotheses file with BLEU");
+  nmt::cli::setup_train(*train, train_args);
+  nmt::cli::setup_translate(*translate, translate_args);
+  nmt::cli::setup_eval(*eval, eval_args);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  nmt::common::setup_logging(verbose);
+  try {
+    if (*train) return nmt::cli::run_train(train_args);
+    if (*translate) return nmt::cli::run_translate(translate_args);
+    if (*eval) return nmt::cli::run_eval(eval_args);
+  } catch (const std::invalid_argument& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  } catch (const c10::Error& e) {
+    spdlog::error("{}", e.what_without_backtrace());
+    return 1;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  return 2;
+}

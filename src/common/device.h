@@ -1,0 +1,18 @@
+#pragma once
+// Device selection and thread settings.
+
+#include <string>
+
+#include <c10/core/Device.h>
+
+namespace nmt::common {
+
+/// Resolves a config device string: "auto" (CUDA when available, else CPU), "cpu", "cuda", "cuda:N".
+/// Throws std::invalid_argument naming the value when it is malformed, when CUDA is asked for and
+/// LibTorch sees no CUDA device, or when N is not below the number of devices.
+c10::Device resolve_device(const std::string& name);
+
+/// Sets LibTorch's intra-op thread count (0 leaves LibTorch's default) and returns the count in use.
+int set_num_threads(int64_t num_threads);
+
+}  // namespace nmt::common

@@ -1,0 +1,12 @@
+#pragma once
+// Logging set-up: spdlog to stderr; messages carry an area prefix such as "[train]".
+
+namespace nmt::common {
+
+/// Installs a stderr logger ("HH:MM:SS message"; warnings and errors marked). `verbose` enables debug level.
+void setup_logging(bool verbose);
+
+/// True when stderr is a terminal (live progress lines are drawn only then).
+bool stderr_is_terminal();
+
+}  // namespace nmt::common

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nmt::data {
+
+/// Returns true if `text` is well-formed UTF-8 (Unicode 15, Table 3-7): no overlong forms, no
+/// surrogates (U+D800..U+DFFF), nothing above U+10FFFF, no truncated sequences. NUL bytes are valid.
+bool is_valid_utf8(std::string_view text);
+
+/// Byte offset of the first ill-formed UTF-8 sequence in `text`, or `std::string_view::npos` if the
+/// whole text is valid.
+std::size_t find_invalid_utf8(std::string_view text);
+
+/// d2l.ai section 10.5 `preprocess_nmt`, applied to one piece of text (UTF-8 in, UTF-8 out):
+///  1. U+202F (narrow no-break space) and U+00A0 (no-break space) become ' ';
+///  2. every code point is lowercased with `utf8proc_tolower` ("Ça" -> "ça", "À" -> "à");
+///  3. a ' ' is inserted before each of `, . ! ?` when the previous character (after steps 1-2) is not
+///     ' ' and it is not the first character ("Go." -> "go .", "Hi !" unchanged).
+/// Throws std::invalid_argument("invalid UTF-8 at byte offset N") when `text` is not valid UTF-8.
+std::string preprocess_nmt(std::string_view text);
+
+/// d2l.ai section 10.5 `tokenize_nmt` for one side of a pair: splits preprocessed text on ' ' and drops
+/// empty tokens, so leading, trailing or repeated spaces produce no empty token. Only ' ' separates
+/// tokens (tabs and other whitespace are kept inside tokens). Never throws except std::bad_alloc.
+std::vector<std::string> tokenize(std::string_view preprocessed);
+
+namespace detail {
+/// preprocess_nmt without the UTF-8 validity check; the caller guarantees `text` is valid UTF-8.
+/// Appends the result to `out` (which is not cleared).
+void preprocess_valid_utf8(std::string_view text, std::string& out);
+}  // namespace detail
+
+}  // namespace nmt::data

@@ -1,0 +1,62 @@
+#pragma once
+// GRU encoder–decoder, plain (d2l.ai §10.7) or with Bahdanau attention (d2l.ai §11.4).
+
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/rnn.h>
+
+#include "models/attention.h"
+#include "models/seq2seq.h"
+
+namespace nmt::models {
+
+struct GruSeq2SeqOptions {
+  int64_t src_vocab_size = 0;
+  int64_t tgt_vocab_size = 0;
+  int64_t embed_size = 32;
+  int64_t num_hiddens = 32;
+  int64_t num_layers = 2;
+  double dropout = 0.0;
+  bool attention = false;  ///< true: Bahdanau additive attention decoder (d2l Seq2SeqAttentionDecoder)
+};
+
+/// d2l Seq2SeqEncoder: Embedding + multi-layer GRU. The GRU reads each sequence only up to its valid
+/// length (packed sequences), so the final state does not depend on how much padding follows.
+class GruEncoderImpl : public torch::nn::Module {
+ public:
+  GruEncoderImpl(int64_t vocab_size, int64_t embed_size, int64_t num_hiddens, int64_t num_layers, double dropout);
+  /// `src` `[batch, steps]`, `valid_lens` `[batch]` -> outputs `[batch, steps, num_hiddens]` (zeros past the
+  /// valid length) and final state `[num_layers, batch, num_hiddens]`.
+  EncoderOutput forward(const torch::Tensor& src, const torch::Tensor& valid_lens);
+
+ private:
+  torch::nn::Embedding embedding{nullptr};
+  torch::nn::GRU rnn{nullptr};
+};
+TORCH_MODULE(GruEncoder);
+
+/// GRU encoder–decoder. Plain decoder: the GRU input is the target embedding concatenated with the
+/// encoder's final top-layer state (a fixed context); its initial state is the encoder's final state.
+/// Attention decoder: at every step the query is the decoder's previous top-layer state, keys = values =
+/// encoder outputs, and the GRU input is the attention context concatenated with the embedding.
+/// Weights of Linear and GRU layers get Xavier-uniform initialisation (d2l `init_seq2seq`).
+class GruSeq2SeqImpl : public Seq2SeqModelImpl {
+ public:
+  explicit GruSeq2SeqImpl(const GruSeq2SeqOptions& options);
+  EncoderOutput encode(const torch::Tensor& src, const torch::Tensor& valid_lens,
+                       AttentionRecord* record = nullptr) override;
+  DecoderState init_state(const EncoderOutput& encoded) override;
+  /// `tgt` `[batch, steps]` -> logits `[batch, steps, tgt_vocab]`; records Bahdanau weights `[batch, 1, 1, src_steps]`
+  /// per step under "encoder_decoder" when `state.record` is set.
+  torch::Tensor step(const torch::Tensor& tgt, DecoderState& state) override;
+
+ private:
+  GruSeq2SeqOptions options_;
+  GruEncoder encoder{nullptr};
+  torch::nn::Embedding embedding{nullptr};
+  torch::nn::GRU rnn{nullptr};
+  torch::nn::Linear dense{nullptr};
+  AdditiveAttention attention{nullptr};
+};
+
+}  // namespace nmt::models

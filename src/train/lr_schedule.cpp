@@ -1,0 +1,19 @@
+#include "train/lr_schedule.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace nmt::train {
+
+double learning_rate(const std::string& schedule, double lr, int64_t warmup, int64_t step) {
+  if (schedule == "constant") return lr;
+  if (schedule == "inverse_sqrt") {
+    const double s = static_cast<double>(std::max<int64_t>(step, 1));
+    const double w = static_cast<double>(std::max<int64_t>(warmup, 1));
+    return lr * std::sqrt(w) * std::min(1.0 / std::sqrt(s), s * std::pow(w, -1.5));
+  }
+  throw std::invalid_argument("unknown lr_schedule \"" + schedule + "\"; valid: constant, inverse_sqrt");
+}
+
+}  // namespace nmt::train

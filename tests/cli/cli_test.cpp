@@ -1,0 +1,77 @@
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+  int code;
+  std::string out;  // stdout and stderr together
+};
+
+Run run(const std::string& args) {
+  const std::string cmd = std::string(NMT_BINARY) + " " + args + " 2>&1";
+  Run r{0, ""};
+  FILE* pipe = popen(cmd.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.out.append(buf, n);
+  const int status = pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+fs::path write_file(const std::string& name, const std::string& text) {
+  const fs::path p = fs::temp_directory_path() / name;
+  std::ofstream(p) << text;
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("nmt command line", "[cli]") {
+  SECTION("--help lists the subcommands") {
+    const Run r = run("--help");
+    CHECK(r.code == 0);
+    CHECK_THAT(r.out, Catch::Contains("train") && Catch::Contains("translate") && Catch::Contains("eval"));
+  }
+  SECTION("a bad subcommand exits non-zero") { CHECK(run("frobnicate").code != 0); }
+  SECTION("config errors exit 2 and name the key") {
+    const auto p = write_file("nmt_cli_bad.json", R"({"model": {"num_hidens": 8}})");
+    const Run r = run("train --config " + p.string() + " --output " + (fs::temp_directory_path() / "nmt_cli_run").string());
+    CHECK(r.code == 2);
+    CHECK_THAT(r.out, Catch::Contains("model.num_hidens") && Catch::Contains("model.num_hiddens"));
+  }
+  SECTION("a missing data file exits 1 and names the file") {
+    const auto p = write_file("nmt_cli_nodata.json", R"({"data": {"path": "/nonexistent/fra.txt"}})");
+    const auto out = fs::temp_directory_path() / "nmt_cli_nodata_run";
+    fs::remove_all(out);
+    const Run r = run("train --config " + p.string() + " --output " + out.string());
+    CHECK(r.code == 1);
+    CHECK_THAT(r.out, Catch::Contains("/nonexistent/fra.txt"));
+  }
+  SECTION("cuda where there is none is a clear error") {
+    const auto p = write_file("nmt_cli_cuda.json", R"({"train": {"device": "cuda:3"}})");
+    const auto out = fs::temp_directory_path() / "nmt_cli_cuda_run";
+    fs::remove_all(out);
+    const Run r = run("train --config " + p.string() + " --output " + out.string());
+    CHECK(r.code == 2);
+    CHECK_THAT(r.out, Catch::Contains("cuda:3"));
+  }
+  SECTION("eval scores files without a model") {
+    const auto h = write_file("nmt_cli_hyp.txt", "Il est calme.\nje suis chez moi .\n");
+    const auto ref = write_file("nmt_cli_ref.txt", "il est calme .\nje suis chez moi .\n");
+    const Run r = run("eval --bleu --json --hypotheses " + h.string() + " --references " + ref.string());
+    CHECK(r.code == 0);
+    CHECK_THAT(r.out, Catch::Contains("\"bleu\": 100.0"));
+    const auto short_ref = write_file("nmt_cli_ref1.txt", "il est calme .\n");
+    CHECK(run("eval --bleu --hypotheses " + h.string() + " --references " + short_ref.string()).code == 2);
+  }
+}

@@ -1,0 +1,158 @@
+#include "data/corpus.h"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using nmt::data::Corpus;
+using nmt::data::parse_corpus;
+using nmt::data::read_corpus;
+
+namespace {
+
+std::string fixture(const std::string& name) { return std::string(NMT_SOURCE_DIR) + "/tests/fixtures/" + name; }
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+using V = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("read_corpus on tiny_fra.txt", "[data][corpus]") {
+  const Corpus c = read_corpus(fixture("tiny_fra.txt"), std::nullopt);
+  SECTION("all lines usable") {
+    CHECK(c.stats.lines == 12);
+    CHECK(c.stats.pairs == 12);
+    CHECK(c.stats.skipped() == 0);
+    CHECK(c.stats.first_skipped_line == 0);
+    REQUIRE(c.pairs.size() == 12);
+  }
+  SECTION("tokens and line numbers") {
+    REQUIRE(c.pairs.size() == 12);
+    CHECK(c.pairs[0].source == V{"go", "."});
+    CHECK(c.pairs[0].target == V{"va", "!"});
+    CHECK(c.pairs[0].line == 1);
+    CHECK(c.pairs[2].target == V{"cours", "!"});  // U+202F before '!'
+    CHECK(c.pairs[4].source == V{"wait", ",", "what", "?"});
+    CHECK(c.pairs[4].target == V{"attends", ",", "quoi", "?"});
+    CHECK(c.pairs[6].target == V{"\xC3\xA7" "a", "va", "."});  // "Ça va."
+    CHECK(c.pairs[7].target == V{"salut", "!"});                 // NBSP before '!'
+    CHECK(c.pairs[11].source == V{"who", "won", "?"});
+    CHECK(c.pairs[11].line == 12);
+  }
+  SECTION("num_examples keeps the first usable pairs") {
+    const Corpus c3 = read_corpus(fixture("tiny_fra.txt"), 3);
+    REQUIRE(c3.pairs.size() == 3);
+    CHECK(c3.stats.pairs == 3);
+    CHECK(c3.pairs[2].source == V{"run", "!"});
+    CHECK(c3.pairs[2].line == 3);
+    CHECK(read_corpus(fixture("tiny_fra.txt"), 1000).pairs.size() == 12);
+    CHECK_THROWS_AS(read_corpus(fixture("tiny_fra.txt"), 0), std::invalid_argument);
+  }
+}
+
+TEST_CASE("read_corpus accepts a UTF-8 BOM and CRLF endings", "[data][corpus]") {
+  const std::string bom_crlf = fixture("tiny_fra_bom_crlf.txt");
+  const std::string raw = slurp(bom_crlf);
+  // Guard against the fixture having been normalized by git or an editor.
+  REQUIRE(raw.rfind("\xEF\xBB\xBF", 0) == 0);
+  REQUIRE(raw.find("\r\n") != std::string::npos);
+  const Corpus lf = read_corpus(fixture("tiny_fra.txt"), std::nullopt);
+  const Corpus crlf = read_corpus(bom_crlf, std::nullopt);
+  REQUIRE(crlf.pairs.size() == lf.pairs.size());
+  for (std::size_t i = 0; i < lf.pairs.size(); ++i) {
+    CHECK(crlf.pairs[i].source == lf.pairs[i].source);
+    CHECK(crlf.pairs[i].target == lf.pairs[i].target);
+    CHECK(crlf.pairs[i].line == lf.pairs[i].line);
+  }
+  CHECK(crlf.stats.skipped() == 0);
+  CHECK(crlf.stats.lines == lf.stats.lines);
+}
+
+TEST_CASE("read_corpus skips and counts bad lines", "[data][corpus]") {
+  const Corpus c = read_corpus(fixture("bad_lines_fra.txt"), std::nullopt);
+  CHECK(c.stats.lines == 8);  // two trailing blank lines are not counted
+  CHECK(c.stats.pairs == 3);
+  CHECK(c.stats.no_tab == 2);  // line 2 and the blank line 7
+  CHECK(c.stats.empty_side == 2);  // lines 3 and 4
+  CHECK(c.stats.invalid_utf8 == 1);  // line 5
+  CHECK(c.stats.skipped() == 5);
+  CHECK(c.stats.first_skipped_line == 2);
+  REQUIRE(c.pairs.size() == 3);
+  CHECK(c.pairs[0].line == 1);
+  CHECK(c.pairs[1].line == 6);
+  CHECK(c.pairs[1].target == V{"cours", "!"});  // third column ignored
+  CHECK(c.pairs[2].line == 8);
+  CHECK(c.pairs[2].source == V{"who", "?"});
+
+  SECTION("num_examples stops at the wanted pair") {
+    const Corpus c2 = read_corpus(fixture("bad_lines_fra.txt"), 2);
+    REQUIRE(c2.pairs.size() == 2);
+    CHECK(c2.pairs[1].line == 6);
+    CHECK(c2.stats.lines == 6);
+    CHECK(c2.stats.skipped() == 4);
+  }
+}
+
+TEST_CASE("read_corpus errors name the path", "[data][corpus]") {
+  SECTION("missing file") {
+    const std::string path = fixture("does_not_exist_fra.txt");
+    CHECK_THROWS_AS(read_corpus(path, std::nullopt), std::runtime_error);
+    CHECK_THROWS_WITH(read_corpus(path, std::nullopt), Catch::Contains(path));
+  }
+  SECTION("directory") {
+    const std::string path = std::string(NMT_SOURCE_DIR) + "/tests/fixtures";
+    CHECK_THROWS_AS(read_corpus(path, std::nullopt), std::runtime_error);
+    CHECK_THROWS_WITH(read_corpus(path, std::nullopt), Catch::Contains(path) && Catch::Contains("directory"));
+  }
+  SECTION("empty file") {
+    const std::string path = fixture("empty_fra.txt");
+    CHECK_THROWS_AS(read_corpus(path, std::nullopt), std::invalid_argument);
+    CHECK_THROWS_WITH(read_corpus(path, std::nullopt), Catch::Contains(path) && Catch::Contains("empty"));
+  }
+  SECTION("no usable line") {
+    const std::string path = fixture("no_usable_fra.txt");
+    CHECK_THROWS_AS(read_corpus(path, std::nullopt), std::invalid_argument);
+    CHECK_THROWS_WITH(read_corpus(path, std::nullopt), Catch::Contains(path) && Catch::Contains("no usable line"));
+  }
+}
+
+TEST_CASE("parse_corpus from memory", "[data][corpus]") {
+  SECTION("no final newline, blank trailing lines") {
+    CHECK(parse_corpus("A.\tB.", "mem", std::nullopt).pairs.size() == 1);
+    const Corpus c = parse_corpus("A.\tB.\n\r\n\n", "mem", std::nullopt);
+    CHECK(c.stats.lines == 1);
+    CHECK(c.stats.skipped() == 0);
+  }
+  SECTION("only BOM and blank lines is empty") {
+    CHECK_THROWS_WITH(parse_corpus("\xEF\xBB\xBF\n\n", "mem.txt", std::nullopt),
+                      Catch::Contains("mem.txt") && Catch::Contains("empty"));
+  }
+  SECTION("tab-only separator and punctuation-only side") {
+    const Corpus c = parse_corpus("?\t!\n", "mem", std::nullopt);
+    REQUIRE(c.pairs.size() == 1);
+    CHECK(c.pairs[0].source == V{"?"});
+    CHECK(c.pairs[0].target == V{"!"});
+  }
+}
+
+TEST_CASE("read_corpus on the full fra.txt", "[data][corpus][.slow]") {
+  const std::string path = std::string(NMT_SOURCE_DIR) + "/data/fra-eng/fra.txt";
+  if (!std::filesystem::exists(path)) {
+    WARN("skipping: " << path << " not present (run scripts/get_data.sh)");
+    return;
+  }
+  const Corpus c = read_corpus(path, std::nullopt);
+  CHECK(c.stats.lines == 167130);
+  CHECK(c.stats.pairs == 167130);
+  CHECK(c.pairs[0].source == V{"go", "."});
+  CHECK(c.pairs[0].target == V{"va", "!"});
+}
