@@ -41,7 +41,7 @@ namespace {
 
 /// The run directory holding the split files for a checkpoint path.
 std::string split_dir(const std::string& checkpoint_arg, const std::string& ckpt_dir, const std::string& split) {
-  for (const fs::path p : {fs::path(checkpoint_arg), fs::path(ckpt_dir).parent_path()})
+  for (const fs::path& p : {fs::path(checkpoint_arg), fs::path(ckpt_dir).parent_path()})
     if (fs::exists(p / (split + ".src"))) return p.string();
   throw std::runtime_error("no " + split + ".src / " + split + ".ref next to " + checkpoint_arg +
                            " (they are written into the run directory by nmt train)");
@@ -82,6 +82,7 @@ int run_eval(const EvalArgs& args) {
   } else {
     const c10::Device device = common::resolve_device(args.device);
     train::LoadedCheckpoint ckpt = train::load_checkpoint(args.checkpoint, device);
+    common::set_num_threads(ckpt.config.train.num_threads);
     out_dir = split_dir(args.checkpoint, ckpt.dir, args.split);
     const auto sources = common::read_lines(out_dir + "/" + args.split + ".src");
     refs = common::read_lines(out_dir + "/" + args.split + ".ref");

@@ -33,6 +33,7 @@ int run_translate(const TranslateArgs& args) {
     throw std::invalid_argument("give sentences as arguments or --input FILE, not both");
   const c10::Device device = common::resolve_device(args.device);
   train::LoadedCheckpoint ckpt = train::load_checkpoint(args.checkpoint, device);
+  common::set_num_threads(ckpt.config.train.num_threads);
   spdlog::info("[translate] {} model from {}", ckpt.config.model.type, ckpt.dir);
 
   std::vector<std::string> lines = args.sentences;

@@ -203,7 +203,6 @@ TrainResult train(common::Config config, const TrainOptions& options) {
   TrainingState state;
   std::vector<json> metrics;
   if (options.resume) {
-    LoadedCheckpoint latest;
     const std::string dir = run_dir + "/latest";
     load_weights(*model, dir + "/model.pt", device);
     load_training_state(dir, optimizer);
