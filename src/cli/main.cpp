@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "common/blas.h"
 #include "common/logging.h"
+#include "train/trainer.h"
 
 int main(int argc, char** argv) {
   nmt::common::ensure_fast_blas(argc, argv);  // may re-execute the program once with OPENBLAS_CORETYPE set
@@ -38,6 +39,8 @@ int main(int argc, char** argv) {
     if (*train) return nmt::cli::run_train(train_args);
     if (*translate) return nmt::cli::run_translate(translate_args);
     if (*eval) return nmt::cli::run_eval(eval_args);
+  } catch (const nmt::train::TrainingInterrupted& e) {
+    return 128 + e.signal_number();
   } catch (const std::invalid_argument& e) {
     spdlog::error("{}", e.what());
     return 2;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 #include <vector>
@@ -34,6 +35,7 @@ class ObjectReader {
   void read(const char* key, int64_t& out) {
     if (const json* v = find(key)) {
       if (!v->is_number_integer()) wrong_type(key, "an integer", *v);
+      check_int64(key, *v);
       out = v->get<int64_t>();
     }
   }
@@ -62,6 +64,7 @@ class ObjectReader {
         out.reset();
       } else {
         if (!v->is_number_integer()) wrong_type(key, "an integer or null", *v);
+        check_int64(key, *v);
         out = v->get<int64_t>();
       }
     }
@@ -97,6 +100,12 @@ class ObjectReader {
     return it == object_.end() ? nullptr : &*it;
   }
   std::string qualified(const std::string& key) const { return prefix_.empty() ? key : prefix_ + "." + key; }
+  /// nlohmann stores integers above INT64_MAX as unsigned; get<int64_t>() would wrap them to negative
+  /// values, and the range error would then quote a number the file does not contain.
+  void check_int64(const char* key, const json& v) const {
+    if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+      wrong_type(key, "an integer <= 9223372036854775807", v);
+  }
   [[noreturn]] void wrong_type(const char* key, const char* expected, const json& v) const {
     fail("key \"" + qualified(key) + "\"", "must be " + std::string(expected) + ", got " + type_name(v) + " " + v.dump());
   }

@@ -53,9 +53,19 @@ std::vector<std::string> read_lines(const std::string& path) {
   return lines;
 }
 
+bool recover_directory(const std::string& dir) {
+  std::error_code ec;
+  const std::string old = dir + ".old";
+  if (fs::exists(dir, ec) || !fs::is_directory(old, ec)) return false;
+  fs::rename(old, dir, ec);
+  if (ec) throw std::runtime_error("cannot move " + old + " back to " + dir + ": " + ec.message());
+  return true;
+}
+
 void replace_directory(const std::string& staged, const std::string& dir) {
   std::error_code ec;
   const std::string old = dir + ".old";
+  recover_directory(dir);
   fs::remove_all(old, ec);
   if (fs::exists(dir)) {
     fs::rename(dir, old, ec);

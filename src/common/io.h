@@ -17,8 +17,13 @@ std::string read_text(const std::string& path);
 std::vector<std::string> read_lines(const std::string& path);
 
 /// Replaces directory `dir` with the finished directory `staged` so that a kill at any moment leaves
-/// either the old or the new one loadable: dir -> dir.old, staged -> dir, remove dir.old.
+/// either the old or the new one loadable: dir -> dir.old, staged -> dir, remove dir.old. A kill between the
+/// two renames leaves only dir.old, which recover_directory() moves back.
 /// Throws std::runtime_error naming the paths on failure.
 void replace_directory(const std::string& staged, const std::string& dir);
+
+/// If `dir` is missing but `dir.old` (left by an interrupted replace_directory) exists, renames it back.
+/// Returns true when it recovered something. Throws std::runtime_error when the rename fails.
+bool recover_directory(const std::string& dir);
 
 }  // namespace nmt::common

@@ -31,7 +31,10 @@ json TrainingState::to_json() const {
           {"step", step},
           {"best_score", std::isfinite(best_score) ? json(best_score) : json(nullptr)},
           {"best_epoch", best_epoch},
-          {"elapsed_seconds", elapsed_seconds}};
+          {"elapsed_seconds", elapsed_seconds},
+          {"batches_done", batches_done},
+          {"partial_loss_sum", partial_loss_sum},
+          {"partial_tokens", partial_tokens}};
 }
 
 TrainingState TrainingState::from_json(const json& j, const std::string& source) {
@@ -43,6 +46,9 @@ TrainingState TrainingState::from_json(const json& j, const std::string& source)
                                                 : j.at("best_score").get<double>();
     s.best_epoch = j.at("best_epoch").get<int64_t>();
     s.elapsed_seconds = j.at("elapsed_seconds").get<double>();
+    s.batches_done = j.value("batches_done", int64_t{0});
+    s.partial_loss_sum = j.value("partial_loss_sum", 0.0);
+    s.partial_tokens = j.value("partial_tokens", 0.0);
   } catch (const json::exception& e) {
     throw std::invalid_argument(source + ": malformed training state: " + e.what());
   }
@@ -81,8 +87,10 @@ void save_checkpoint(const std::string& dir, models::Seq2SeqModelImpl& model, to
 
 std::string resolve_checkpoint_dir(const std::string& path) {
   std::error_code ec;
-  if (fs::is_regular_file(fs::path(path) / "model.pt", ec)) return path;
-  if (fs::is_regular_file(fs::path(path) / "best" / "model.pt", ec)) return (fs::path(path) / "best").string();
+  for (const std::string& dir : {path, (fs::path(path) / "best").string()}) {
+    common::recover_directory(dir);
+    if (fs::is_regular_file(fs::path(dir) / "model.pt", ec)) return dir;
+  }
   if (!fs::exists(path, ec)) throw std::runtime_error("checkpoint path not found: " + path);
   throw std::runtime_error(path + " is neither a checkpoint directory (with model.pt) nor a run directory (with best/model.pt)");
 }

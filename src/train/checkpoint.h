@@ -23,6 +23,9 @@ struct TrainingState {
   double best_score = -std::numeric_limits<double>::infinity();  ///< valid BLEU, or -train loss without a valid split
   int64_t best_epoch = 0;
   double elapsed_seconds = 0;  ///< training wall time so far (s)
+  int64_t batches_done = 0;    ///< batches of epoch `epoch + 1` already taken (an interrupted epoch); 0 at epoch ends
+  double partial_loss_sum = 0; ///< Σ loss over those batches (nats), to finish the epoch's mean exactly
+  double partial_tokens = 0;   ///< target tokens in those batches
   nlohmann::json to_json() const;
   /// Throws std::invalid_argument naming `source` and the key when a field is missing or mistyped.
   static TrainingState from_json(const nlohmann::json& json, const std::string& source);
@@ -34,7 +37,8 @@ void save_checkpoint(const std::string& dir, models::Seq2SeqModelImpl& model, to
                      const TrainingState& state, const common::Config& config, const data::Vocab& src_vocab,
                      const data::Vocab& tgt_vocab);
 
-/// A run directory (holding `best/`) maps to its `best` checkpoint; a checkpoint directory to itself.
+/// A run directory (holding `best/`) maps to its `best` checkpoint; a checkpoint directory to itself. When a
+/// kill interrupted a checkpoint swap, the surviving `DIR.old` is used (see common::replace_directory).
 /// Throws std::runtime_error naming the path when neither is found.
 std::string resolve_checkpoint_dir(const std::string& path);
 

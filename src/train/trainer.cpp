@@ -1,7 +1,9 @@
 #include "train/trainer.h"
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -32,7 +34,37 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
+TrainingInterrupted::TrainingInterrupted(int signal_number)
+    : std::runtime_error("training interrupted by signal " + std::to_string(signal_number)),
+      signal_number_(signal_number) {}
+
 namespace {
+
+std::atomic<int> g_signal{0};
+
+extern "C" void record_signal(int signal_number) { g_signal = signal_number; }
+
+/// Routes SIGINT and SIGTERM to a flag the training loop polls after each step; restores the old handlers.
+class SignalGuard {
+ public:
+  SignalGuard() {
+    g_signal = 0;
+    struct sigaction action {};
+    action.sa_handler = record_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &old_int_);
+    sigaction(SIGTERM, &action, &old_term_);
+  }
+  ~SignalGuard() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  SignalGuard(const SignalGuard&) = delete;
+  SignalGuard& operator=(const SignalGuard&) = delete;
+
+ private:
+  struct sigaction old_int_ {}, old_term_ {};
+};
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -172,13 +204,15 @@ TrainResult train(common::Config config, const TrainOptions& options) {
   if (run_dir.empty()) throw std::invalid_argument("an output directory is required (--output)");
   const bool has_run = fs::exists(fs::path(run_dir) / "config.json");
   if (options.resume) {
+    common::recover_directory(run_dir + "/latest");
     if (!fs::exists(fs::path(run_dir) / "latest" / "model.pt"))
       throw std::invalid_argument("--resume: " + run_dir + " holds no checkpoint to resume from (latest/model.pt)");
     config = common::load_config(run_dir + "/config.json");
   } else if (has_run) {
     if (!options.overwrite)
       throw std::invalid_argument(run_dir + " already holds a run; use --resume to continue it or --overwrite to replace it");
-    for (const char* name : {"latest", "best", "metrics.jsonl"}) fs::remove_all(fs::path(run_dir) / name);
+    for (const char* name : {"latest", "best", "latest.old", "best.old", "metrics.jsonl", "timing.jsonl"})
+      fs::remove_all(fs::path(run_dir) / name);
   }
   if (options.num_epochs) config.train.num_epochs = *options.num_epochs;
   if (options.max_minutes) config.train.max_minutes = *options.max_minutes;
@@ -201,14 +235,17 @@ TrainResult train(common::Config config, const TrainOptions& options) {
   spdlog::info("[train] model {}: {} parameters", config.model.type, models::count_parameters(*model));
 
   TrainingState state;
-  std::vector<json> metrics;
+  std::vector<json> metrics, timing;
   if (options.resume) {
     const std::string dir = run_dir + "/latest";
     load_weights(*model, dir + "/model.pt", device);
     load_training_state(dir, optimizer);
     state = TrainingState::from_json(json::parse(common::read_text(dir + "/state.json")), dir + "/state.json");
     metrics = read_metrics(run_dir + "/metrics.jsonl", state.epoch);
-    spdlog::info("[train] resuming {} after epoch {} (step {})", run_dir, state.epoch, state.step);
+    timing = read_metrics(run_dir + "/timing.jsonl", state.epoch);
+    spdlog::info("[train] resuming {} after epoch {}{} (step {})", run_dir, state.epoch,
+                 state.batches_done ? " and " + std::to_string(state.batches_done) + " batches" : std::string(),
+                 state.step);
   }
 
   const bool has_valid = data.valid.size() > 0;
@@ -221,6 +258,7 @@ TrainResult train(common::Config config, const TrainOptions& options) {
   }
 
   std::vector<torch::Tensor> params = model->parameters();
+  SignalGuard signals;
   const bool live = common::stderr_is_terminal();
   const double limit_seconds = tc.max_minutes * 60.0;
   bool out_of_time = false;
@@ -229,21 +267,31 @@ TrainResult train(common::Config config, const TrainOptions& options) {
     model->train();
     const auto epoch_start = Clock::now();
     const double elapsed_before = state.elapsed_seconds;
-    auto loss_sum = torch::zeros({}, torch::TensorOptions().device(device));
-    auto token_sum = torch::zeros({}, torch::TensorOptions().device(device));
+    // An interrupted epoch continues where it stopped: same batches (they depend on seed and epoch only),
+    // same partial sums.
+    const auto float_options = torch::TensorOptions().dtype(torch::kFloat).device(device);
+    auto loss_sum = torch::full({}, state.partial_loss_sum, float_options);
+    auto token_sum = torch::full({}, state.partial_tokens, float_options);
     const auto batches = data::epoch_batches(data.train, tc.batch_size, tc.seed, epoch, tc.bucket);
     double lr = tc.lr;
     auto last_draw = Clock::now();
+    const auto first_batch = static_cast<std::size_t>(state.batches_done);
+    const double resumed_tokens = state.partial_tokens;
+    state.batches_done = 0, state.partial_loss_sum = 0, state.partial_tokens = 0;
     int64_t done = 0;
-    for (const auto& index : batches) {
-      const data::Batch b = data::gather_batch(data.train, index, /*trim=*/true).to(device);
+    for (std::size_t bi = first_batch; bi < batches.size(); ++bi) {
+      const data::Batch b = data::gather_batch(data.train, batches[bi], /*trim=*/true).to(device);
       ++state.step;
       lr = learning_rate(tc.lr_schedule, tc.lr, tc.warmup_steps, state.step);
       for (auto& group : optimizer.param_groups())
         static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
-      optimizer.zero_grad();
+      for (auto& p : params) p.mutable_grad().reset();  // cheaper than zero-filling every gradient
       auto logits = model->forward(b.src, b.src_valid_len, teacher_forcing_input(b.tgt, bos));
       const MaskedLoss l = masked_cross_entropy(logits, b.tgt, b.tgt_valid_len, tc.label_smoothing);
+      if (!std::isfinite(l.sum.item<double>()))
+        throw std::runtime_error("training diverged: the loss is not finite in epoch " + std::to_string(epoch) +
+                                 ", step " + std::to_string(state.step) + "; the weights were not updated with it, " +
+                                 "and the last good checkpoint is " + run_dir + "/latest (try a lower train.lr)");
       l.mean().backward();
       if (tc.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, tc.grad_clip);
       optimizer.step();
@@ -253,15 +301,27 @@ TrainResult train(common::Config config, const TrainOptions& options) {
       const double elapsed = elapsed_before + seconds_since(epoch_start);
       if (live && std::chrono::duration<double>(Clock::now() - last_draw).count() > 0.5) {
         last_draw = Clock::now();
-        const double frac = static_cast<double>(done) / static_cast<double>(batches.size());
+        const double frac = static_cast<double>(first_batch + done) / static_cast<double>(batches.size());
         const double epoch_secs = seconds_since(epoch_start);
-        const double remaining = epoch_secs / frac * (1 - frac) +
-                                 epoch_secs / frac * static_cast<double>(tc.num_epochs - epoch);
+        const double per_batch = epoch_secs / static_cast<double>(done);
+        const double remaining = per_batch * static_cast<double>(batches.size() - first_batch - done) +
+                                 per_batch * static_cast<double>(batches.size()) * static_cast<double>(tc.num_epochs - epoch);
         std::fprintf(stderr, "\r[train] epoch %lld/%lld %3.0f%% loss %.3f %.0f tok/s ETA %s   ",
                      static_cast<long long>(epoch), static_cast<long long>(tc.num_epochs), 100 * frac,
                      (loss_sum / token_sum).item<double>(), token_sum.item<double>() / epoch_secs,
                      format_duration(limit_seconds > 0 ? std::min(remaining, limit_seconds - elapsed) : remaining).c_str());
         std::fflush(stderr);
+      }
+      if (const int sig = g_signal.load()) {
+        if (live) std::fprintf(stderr, "\n");
+        state.batches_done = static_cast<int64_t>(bi + 1);
+        state.partial_loss_sum = loss_sum.item<double>();
+        state.partial_tokens = token_sum.item<double>();
+        state.elapsed_seconds = elapsed;
+        save_checkpoint(run_dir + "/latest", *model, &optimizer, state, config, data.src_vocab, data.tgt_vocab);
+        spdlog::warn("[train] signal {}: stopped in epoch {} after batch {}/{}; latest checkpoint written, "
+                     "continue with --resume", sig, epoch, bi + 1, batches.size());
+        throw TrainingInterrupted(sig);
       }
       if (limit_seconds > 0 && elapsed >= limit_seconds) {
         out_of_time = true;
@@ -271,9 +331,10 @@ TrainResult train(common::Config config, const TrainOptions& options) {
     if (live) std::fprintf(stderr, "\r%80s\r", "");
     const double train_seconds = seconds_since(epoch_start);
     const double tokens = token_sum.item<double>();
+    const double session_tokens = tokens - resumed_tokens;
     train_loss = (loss_sum / token_sum.clamp_min(1)).item<double>();
     if (!std::isfinite(train_loss))
-      throw std::invalid_argument("training diverged: the loss is " + std::to_string(train_loss) + " in epoch " +
+      throw std::runtime_error("training diverged: the loss is " + std::to_string(train_loss) + " in epoch " +
                                   std::to_string(epoch) + " (step " + std::to_string(state.step) +
                                   "); the last good checkpoint is " + run_dir + "/latest");
     state.epoch = epoch;
@@ -284,11 +345,12 @@ TrainResult train(common::Config config, const TrainOptions& options) {
            {"train_loss", train_loss},
            {"lr", lr},
            {"tokens", tokens},
-           {"tokens_per_second", tokens / train_seconds},
-           {"train_seconds", train_seconds},
-           {"elapsed_seconds", state.elapsed_seconds},
            {"num_threads", threads},
            {"blas", blas.to_json()}};
+    timing.push_back({{"epoch", epoch},
+                      {"tokens_per_second", session_tokens / train_seconds},
+                      {"train_seconds", train_seconds},
+                      {"elapsed_seconds", state.elapsed_seconds}});
     if (out_of_time) m["partial_epoch"] = true;
     double score = -train_loss;
     if (has_valid) {
@@ -308,9 +370,11 @@ TrainResult train(common::Config config, const TrainOptions& options) {
     m["best_epoch"] = state.best_epoch;
     metrics.push_back(m);
 
-    std::string text;
-    for (const auto& line : metrics) text += line.dump() + "\n";
-    common::write_text_atomic(run_dir + "/metrics.jsonl", text);
+    for (const auto* lines : {&metrics, &timing}) {
+      std::string text;
+      for (const auto& line : *lines) text += line.dump() + "\n";
+      common::write_text_atomic(run_dir + (lines == &metrics ? "/metrics.jsonl" : "/timing.jsonl"), text);
+    }
     save_checkpoint(run_dir + "/latest", *model, &optimizer, state, config, data.src_vocab, data.tgt_vocab);
     if (improved) save_checkpoint(run_dir + "/best", *model, &optimizer, state, config, data.src_vocab, data.tgt_vocab);
     write_curves(metrics, run_dir, config.model.type + " — " + fs::path(run_dir).filename().string());
@@ -320,7 +384,7 @@ TrainResult train(common::Config config, const TrainOptions& options) {
     line << "[train] epoch " << epoch << "/" << tc.num_epochs << " loss " << train_loss;
     if (has_valid) line << " valid_loss " << m["valid_loss"].get<double>() << " valid_bleu " << m["valid_bleu"].get<double>();
     line.precision(0);
-    line << std::fixed << " " << tokens / train_seconds << " tok/s elapsed " << format_duration(state.elapsed_seconds)
+    line << std::fixed << " " << session_tokens / train_seconds << " tok/s elapsed " << format_duration(state.elapsed_seconds)
          << (improved ? " *" : "");
     spdlog::info("{}", line.str());
   }

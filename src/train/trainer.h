@@ -3,6 +3,7 @@
 // clipping, per-epoch validation, metrics and checkpoints in a run directory.
 
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 #include "common/config.h"
@@ -18,6 +19,17 @@ struct TrainOptions {
   std::optional<double> max_minutes;      ///< overrides train.max_minutes
 };
 
+/// Thrown when SIGINT or SIGTERM stopped training after the current step; `latest/` then holds that step,
+/// and `--resume` continues from it. main() exits with 128 + signal (130 for SIGINT, 143 for SIGTERM).
+class TrainingInterrupted : public std::runtime_error {
+ public:
+  explicit TrainingInterrupted(int signal_number);
+  int signal_number() const { return signal_number_; }
+
+ private:
+  int signal_number_;
+};
+
 /// Summary of a finished run.
 struct TrainResult {
   int64_t epochs = 0;           ///< epochs completed in total
@@ -27,12 +39,16 @@ struct TrainResult {
 };
 
 /// Trains `config` into `options.output_dir`, which receives config.json (defaults filled in), src_vocab.txt,
-/// tgt_vocab.txt, the split files ({valid,test}.{src,ref}), metrics.jsonl (one object per epoch), the
+/// tgt_vocab.txt, the split files ({valid,test}.{src,ref}), metrics.jsonl (one object per epoch, only values
+/// that the config and seed determine, so that reruns give identical files), timing.jsonl (tokens/s and wall
+/// times per epoch), the
 /// checkpoints latest/ and best/ (best by valid BLEU, or by train loss without a valid split), and the
 /// training-curve figures. With `resume`, the config stored in the run directory is used (apart from the
 /// overrides) and training continues from latest/ to the same weights an uninterrupted run reaches.
-/// Throws std::invalid_argument when the directory holds a run and neither resume nor overwrite is set,
-/// or on a NaN/infinite loss (naming epoch and step); std::runtime_error on I/O errors.
+/// SIGINT/SIGTERM finish the current step, write latest/ (with the position inside the epoch) and throw
+/// TrainingInterrupted. Throws std::invalid_argument when the directory holds a run and neither resume nor
+/// overwrite is set; std::runtime_error on I/O errors and on a NaN/infinite loss (naming epoch and step;
+/// the weights are not updated with it, and the last checkpoint stays).
 TrainResult train(common::Config config, const TrainOptions& options);
 
 }  // namespace nmt::train

@@ -53,6 +53,20 @@ TEST_CASE("Config reads, validates and round-trips JSON", "[config]") {
     CHECK_THAT(error_of({{"model", {{"dropout", true}}}}), Catch::Contains("model.dropout"));
     CHECK_THAT(error_of({{"data", 3}}), Catch::Contains("\"data\" must be a JSON object"));
   }
+  SECTION("an integer above INT64_MAX is reported as written, not wrapped to a negative value") {
+    // Regression (found while writing tests/fuzz/fuzz_config.cpp): 18446744073709551615 used to be read
+    // as -1 and reported as "train.num_epochs = -1 is out of range".
+    const std::string e = error_of(json::parse(R"({"train": {"num_epochs": 18446744073709551615}})"));
+    CHECK_THAT(e, Catch::Contains("train.num_epochs") && Catch::Contains("18446744073709551615") &&
+                      Catch::Contains("<= 9223372036854775807"));
+    CHECK_THAT(e, !Catch::Contains("-1"));
+    CHECK_THAT(error_of(json::parse(R"({"data": {"num_examples": 9223372036854775808}})")),
+               Catch::Contains("data.num_examples") && Catch::Contains("9223372036854775808"));
+    const Config c = Config::from_json(json::parse(R"({"data": {"num_examples": 9223372036854775807}})"), "x");
+    CHECK(*c.data.num_examples == 9223372036854775807);
+    CHECK(Config::from_json(json::parse(R"({"train": {"seed": 18446744073709551615}})"), "x").train.seed ==
+          18446744073709551615ULL);
+  }
   SECTION("values out of range are rejected") {
     CHECK_THAT(error_of({{"train", {{"lr", 0}}}}), Catch::Contains("train.lr"));
     CHECK_THAT(error_of({{"train", {{"batch_size", 0}}}}), Catch::Contains("train.batch_size"));

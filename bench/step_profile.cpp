@@ -1,0 +1,61 @@
+// Times the parts of one training step (forward, loss, backward, clipping, Adam) for a model config on random
+// batches: `nmt_step_profile CONFIG [src_vocab tgt_vocab steps]`. Prints milliseconds per part; a benchmark, not a test.
+#include <chrono>
+#include <cstdio>
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
+
+#include "common/blas.h"
+#include "common/config.h"
+#include "models/model_factory.h"
+#include "train/loss.h"
+
+int main(int argc, char** argv) {
+  nmt::common::ensure_fast_blas(argc, argv);
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s CONFIG [src_vocab tgt_vocab steps]\n", argv[0]);
+    return 2;
+  }
+  const auto config = nmt::common::load_config(argv[1]);
+  const int64_t sv = argc > 2 ? std::atoll(argv[2]) : 9717, tv = argc > 3 ? std::atoll(argv[3]) : 17245;
+  const int64_t steps = argc > 4 ? std::atoll(argv[4]) : 10;
+  at::set_num_threads(static_cast<int>(std::max<int64_t>(1, config.train.num_threads)));
+  torch::manual_seed(0);
+  auto model = nmt::models::make_model(config.model, sv, tv);
+  torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(1e-3));
+  const int64_t B = config.train.batch_size, T = 10;
+  using Clock = std::chrono::steady_clock;
+  double t_fwd = 0, t_loss = 0, t_bwd = 0, t_clip = 0, t_opt = 0;
+  auto ms = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+  // NMT_PROFILE=FILE writes a Chrome trace of the timed steps (autograd profiler).
+  std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
+  for (int64_t i = 0; i < steps + 2; ++i) {
+    if (i == 2 && std::getenv("NMT_PROFILE"))
+      profile = std::make_unique<torch::autograd::profiler::RecordProfile>(std::getenv("NMT_PROFILE"));
+    auto src = torch::randint(4, sv, {B, T}, torch::kLong), tgt = torch::randint(4, tv, {B, T}, torch::kLong);
+    auto lens = torch::randint(3, T + 1, {B}, torch::kLong);
+    auto t0 = Clock::now();
+    opt.zero_grad();
+    auto logits = model->forward(src, lens, tgt);
+    auto t1 = Clock::now();
+    auto l = nmt::train::masked_cross_entropy(logits, tgt, lens, config.train.label_smoothing);
+    auto loss = l.mean();
+    auto t2 = Clock::now();
+    loss.backward();
+    auto t3 = Clock::now();
+    torch::nn::utils::clip_grad_norm_(model->parameters(), 1.0);
+    auto t4 = Clock::now();
+    opt.step();
+    auto t5 = Clock::now();
+    if (i < 2) continue;  // warm-up
+    t_fwd += ms(t0, t1), t_loss += ms(t1, t2), t_bwd += ms(t2, t3), t_clip += ms(t3, t4), t_opt += ms(t4, t5);
+  }
+  profile.reset();
+  const double n = static_cast<double>(steps);
+  std::printf("%s (%s): forward %.1f ms, loss %.1f ms, backward %.1f ms, clip %.1f ms, adam %.1f ms, total %.1f ms/step\n",
+              argv[1], nmt::common::blas_info().describe().c_str(), t_fwd / n, t_loss / n, t_bwd / n, t_clip / n,
+              t_opt / n, (t_fwd + t_loss + t_bwd + t_clip + t_opt) / n);
+  return 0;
+}

@@ -1,0 +1,340 @@
+// Training and decoding throughput of one model on the full fra-eng corpus, in the units d2l.ai reports
+// (target tokens per second, §10.7 train_seq2seq), for comparison with bench/reference/d2l_reference.py.
+//
+//   nmt_bench --model transformer --hiddens 256 --ffn 1024 --batch 128 --warmup 3 --batches 30
+//   nmt_bench --config configs/d2l_seq2seq.json --batches 20
+//
+// Prints one JSON object on stdout and one human-readable line on stderr. A benchmark, not a test.
+//
+// What is measured:
+//  - training: W warm-up batches, then N timed batches of the step train/trainer.cpp runs (teacher forcing
+//    input `<bos>` + tgt[:, :-1], gradients reset, masked cross-entropy, backward, gradient-norm clipping,
+//    Adam), on d2l-like random batches (epoch_batches with bucket=false, gather_batch with trim=true). The
+//    time includes gathering each batch. Tokens are counted as d2l counts them: Σ tgt valid_len.
+//  - FLOP rate: the matrix-multiply work of each step (see step_flops) over the timed seconds, next to the
+//    sgemm rate of one square torch::mm in the same process (the GEMM ceiling of these kernels/threads).
+//  - decoding: batched greedy search (decoding::Translator) over a fixed stride sample of corpus sentences,
+//    and the same code with batch size 1 (d2l predict_seq2seq decodes one sentence at a time), with the
+//    weights reached after the timed training batches (barely trained: output lengths are reported, since
+//    the decoding time follows them; greedy search runs at most num_steps steps).
+//  - peak resident memory (getrusage ru_maxrss) after training and at the end.
+//
+// Data settings (forced so that the runs match d2l's load_data_nmt on the full file): data.num_examples null
+// (all pairs; --num-examples N limits it for smoke runs), no valid/test split (the vocabularies are built on
+// every pair), train.bucket false. The rest (num_steps 10, min_freq 2, lr, dropout, ...) comes from the
+// defaults or --config, then from the flags.
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "common/blas.h"
+#include "common/config.h"
+#include "common/device.h"
+#include "data/corpus.h"
+#include "data/dataset.h"
+#include "data/vocab.h"
+#include "decoding/translator.h"
+#include "models/model_factory.h"
+#include "train/loss.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+double seconds_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+/// Peak resident set size of this process so far, in bytes (Linux reports ru_maxrss in KiB).
+int64_t peak_rss_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<int64_t>(usage.ru_maxrss) * 1024;
+}
+
+/// Decoder input for teacher forcing: `<bos>` followed by the target without its last token (as in
+/// train/trainer.cpp). `[batch, steps]`.
+torch::Tensor teacher_forcing_input(const torch::Tensor& tgt, int64_t bos) {
+  auto bos_column = torch::full({tgt.size(0), 1}, bos, tgt.options());
+  return torch::cat({bos_column, tgt.narrow(1, 0, tgt.size(1) - 1)}, 1);
+}
+
+/// FLOPs of one training step (forward + backward) counted from the matrix multiplies only, for a batch of
+/// `batch` sentence pairs with `src_steps` / `tgt_steps` columns (after trimming) and `src_tokens` = Σ source
+/// valid_len. Not counted: embedding lookups, element-wise ops (GRU gates, tanh, softmax, LayerNorm,
+/// dropout), the loss, gradient clipping and Adam — all O(params) or O(activations), not O(params·tokens).
+///
+/// Forward: a weight matrix of m parameters applied to one position costs 2·m FLOPs (multiply + add), so
+/// each layer contributes 2·(weights it touches)·(positions it runs on); attention adds its score and
+/// value matmuls, 2·d per (query, key) pair each. Backward costs twice the forward (gradients with respect
+/// to the inputs and to the weights), so a step = 3 × forward. Sizes: E embed, H hiddens, L layers (the
+/// Transformer decoder uses num_decoder_layers, 0 = L), F FFN width, V target vocabulary, B batch,
+/// S = Σ src valid_len, Ts/Tt the source/target columns.
+///  - seq2seq: encoder GRU (packed, so S positions): 3H(E+H) + (L-1)·3H(2H) weights; decoder GRU on B·Tt
+///    positions: 3H(E+2H) + (L-1)·3H(2H); output layer H·V on B·Tt.
+///  - seq2seq_attention: as seq2seq, plus W_k (H²) on B·Ts encoder outputs, W_q (H²) on B·Tt queries, and
+///    per (query, key) pair the score vector w_v (H) and the context bmm (H): 2·B·Tt·Ts·2H.
+///  - transformer: per encoder layer on B·Ts positions 4H² (W_q, W_k, W_v, W_o) + 2HF (FFN) and attention
+///    2·B·Ts·Ts·2H; per decoder layer on B·Tt positions 4H² (self) + 2H² (cross W_q, W_o) + 2HF, on B·Ts
+///    positions 2H² (cross W_k, W_v), attention 2·B·Tt·Tt·2H (self, computed over the full square) +
+///    2·B·Tt·Ts·2H (cross); output layer H·V on B·Tt.
+double step_flops(const nmt::common::ModelConfig& m, int64_t tgt_vocab, int64_t batch, int64_t src_steps,
+                  int64_t tgt_steps, int64_t src_tokens) {
+  const double E = static_cast<double>(m.embed_size), H = static_cast<double>(m.num_hiddens);
+  const double L = static_cast<double>(m.num_layers), F = static_cast<double>(m.ffn_num_hiddens);
+  const double V = static_cast<double>(tgt_vocab), B = static_cast<double>(batch);
+  const double Ts = static_cast<double>(src_steps), Tt = static_cast<double>(tgt_steps);
+  const double S = static_cast<double>(src_tokens);
+  double forward = 0;  // multiply-adds, doubled below
+  if (m.type == "seq2seq" || m.type == "seq2seq_attention") {
+    const double upper = (L - 1) * 3 * H * (2 * H);
+    forward += S * (3 * H * (E + H) + upper);
+    forward += B * Tt * (3 * H * (E + 2 * H) + upper);
+    forward += B * Tt * H * V;
+    if (m.type == "seq2seq_attention") forward += B * Ts * H * H + B * Tt * H * H + B * Tt * Ts * 2 * H;
+  } else {
+    const double Ld = static_cast<double>(m.num_decoder_layers > 0 ? m.num_decoder_layers : m.num_layers);
+    forward += L * (B * Ts * (4 * H * H + 2 * H * F) + B * Ts * Ts * 2 * H);
+    forward += Ld * (B * Tt * (6 * H * H + 2 * H * F) + B * Ts * 2 * H * H + B * Tt * Tt * 2 * H + B * Tt * Ts * 2 * H);
+    forward += B * Tt * H * V;
+  }
+  return 3.0 * 2.0 * forward;
+}
+
+/// Best sgemm rate (GFLOP/s) of `reps` products of two `n`×`n` float matrices through torch::mm, after one
+/// untimed product.
+double gemm_ceiling_gflops(int64_t n, int reps) {
+  auto a = torch::randn({n, n}), b = torch::randn({n, n});
+  auto c = torch::mm(a, b);
+  double best = 1e30;
+  for (int i = 0; i < reps; ++i) {
+    const auto t0 = Clock::now();
+    c = torch::mm(a, b);
+    best = std::min(best, seconds_between(t0, Clock::now()));
+  }
+  return 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n) / best / 1e9;
+}
+
+/// Decodes `sources` with `batch_size` sentences per search; returns {"sentences", "batch_size", "seconds",
+/// "sentences_per_second", "mean_output_tokens" (decoder steps incl. <eos>), "eos_fraction"}.
+json time_decoding(const nmt::decoding::Translator& translator, const std::vector<std::vector<std::string>>& sources,
+                   int64_t batch_size) {
+  nmt::decoding::TranslateOptions options;
+  options.batch_size = batch_size;
+  const auto t0 = Clock::now();
+  const auto out = translator.translate_tokens(sources, options);
+  const double seconds = seconds_between(t0, Clock::now());
+  double steps = 0, eos = 0;
+  for (const auto& t : out) {
+    steps += static_cast<double>(t.output_tokens.size()) + (t.emitted_eos ? 1 : 0);
+    eos += t.emitted_eos ? 1 : 0;
+  }
+  const double n = static_cast<double>(std::max<std::size_t>(1, out.size()));
+  return {{"sentences", out.size()},
+          {"batch_size", batch_size},
+          {"seconds", seconds},
+          {"sentences_per_second", static_cast<double>(out.size()) / seconds},
+          {"mean_output_tokens", steps / n},
+          {"eos_fraction", eos / n}};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  nmt::common::ensure_fast_blas(argc, argv);
+  CLI::App app{"nmt training/decoding throughput benchmark (d2l units: target tokens per second)"};
+  std::string config_path, model_type, label = "custom";
+  int64_t embed = 0, hiddens = 0, layers = 0, heads = 0, ffn = 0, batch = 0, threads = -1, num_examples = 0;
+  int64_t warmup = 3, batches = 30, decode = 2000, decode_batch = 128, decode1 = 500, gemm_size = 1024;
+  double dropout = -1;
+  std::string data_path;
+  app.add_option("--config", config_path, "JSON run config (model/train/data sections) to start from");
+  app.add_option("--model", model_type, "model type: seq2seq | seq2seq_attention | transformer");
+  app.add_option("--label", label, "size label copied into the JSON (e.g. book, large)");
+  app.add_option("--embed", embed, "embedding width (GRU models)");
+  app.add_option("--hiddens", hiddens, "GRU state width / Transformer d_model");
+  app.add_option("--layers", layers, "layers (Transformer: encoder and decoder blocks)");
+  app.add_option("--heads", heads, "Transformer attention heads");
+  app.add_option("--ffn", ffn, "Transformer FFN width");
+  app.add_option("--dropout", dropout, "dropout probability");
+  app.add_option("--batch", batch, "sentence pairs per training step");
+  app.add_option("--threads", threads, "LibTorch intra-op threads (0 = LibTorch default)");
+  app.add_option("--data", data_path, "corpus file (default: the config's data.path)");
+  app.add_option("--num-examples", num_examples, "use only the first N pairs (0 = all; for smoke runs)");
+  app.add_option("--warmup", warmup, "untimed warm-up batches")->check(CLI::NonNegativeNumber);
+  app.add_option("--batches", batches, "timed training batches")->check(CLI::PositiveNumber);
+  app.add_option("--decode", decode, "sentences for batched greedy decoding (0 = skip)")->check(CLI::NonNegativeNumber);
+  app.add_option("--decode-batch", decode_batch, "batch size of batched decoding")->check(CLI::PositiveNumber);
+  app.add_option("--decode1", decode1, "sentences decoded one at a time (0 = skip)")->check(CLI::NonNegativeNumber);
+  app.add_option("--gemm-size", gemm_size, "n of the n x n sgemm ceiling (0 = skip)")->check(CLI::NonNegativeNumber);
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    nmt::common::Config config;
+    if (!config_path.empty()) config = nmt::common::load_config(config_path);
+    auto& mc = config.model;
+    auto& tc = config.train;
+    auto& dc = config.data;
+    if (!model_type.empty()) mc.type = model_type;
+    if (embed > 0) mc.embed_size = embed;
+    if (hiddens > 0) mc.num_hiddens = hiddens;
+    if (layers > 0) mc.num_layers = layers;
+    if (heads > 0) mc.num_heads = heads;
+    if (ffn > 0) mc.ffn_num_hiddens = ffn;
+    if (dropout >= 0) mc.dropout = dropout;
+    if (batch > 0) tc.batch_size = batch;
+    if (threads >= 0) tc.num_threads = threads;
+    if (!data_path.empty()) dc.path = data_path;
+    dc.num_examples = num_examples > 0 ? std::optional<int64_t>(num_examples) : std::nullopt;
+    dc.valid_ratio = dc.test_ratio = 0.0;
+    tc.bucket = false;
+    tc.device = "cpu";
+    config.validate();
+
+    const int torch_threads = nmt::common::set_num_threads(tc.num_threads);
+    const nmt::common::BlasInfo blas = nmt::common::blas_info();
+    torch::manual_seed(static_cast<uint64_t>(tc.seed));
+
+    // Data as d2l load_data_nmt: every pair, vocabularies on all of them.
+    const auto load_start = Clock::now();
+    const nmt::data::Corpus corpus = nmt::data::read_corpus(dc.path, dc.num_examples);
+    nmt::data::Vocab src_vocab, tgt_vocab;
+    {  // the token copies live only while the vocabularies are built, as in the trainer
+      std::vector<std::vector<std::string>> src_sentences, tgt_sentences;
+      for (const auto& p : corpus.pairs) src_sentences.push_back(p.source), tgt_sentences.push_back(p.target);
+      src_vocab = nmt::data::Vocab::build(src_sentences, dc.min_freq);
+      tgt_vocab = nmt::data::Vocab::build(tgt_sentences, dc.min_freq);
+    }
+    std::vector<int64_t> all(corpus.pairs.size());
+    std::iota(all.begin(), all.end(), 0);
+    const auto dataset = nmt::data::make_tensor_dataset(corpus.pairs, all, src_vocab, tgt_vocab, dc.num_steps);
+    const double load_seconds = seconds_between(load_start, Clock::now());
+
+    auto model = nmt::models::make_model(mc, src_vocab.size(), tgt_vocab.size());
+    torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(tc.lr));
+    std::vector<torch::Tensor> params = model->parameters();
+    const int64_t bos = tgt_vocab.bos();
+
+    // Training steps, exactly as train/trainer.cpp runs them (constant learning rate).
+    model->train();
+    std::vector<torch::Tensor> order;
+    int64_t epoch = 0;
+    std::size_t next = 0;
+    double timed_seconds = 0, timed_tokens = 0, timed_flops = 0, min_step = 1e30;
+    auto loss_sum = torch::zeros({});
+    for (int64_t i = 0; i < warmup + batches; ++i) {
+      if (next == order.size()) order = nmt::data::epoch_batches(dataset, tc.batch_size, tc.seed, ++epoch, false), next = 0;
+      const auto& index = order[next++];
+      const auto t0 = Clock::now();
+      const nmt::data::Batch b = nmt::data::gather_batch(dataset, index, /*trim=*/true);
+      for (auto& p : params) p.mutable_grad().reset();
+      auto logits = model->forward(b.src, b.src_valid_len, teacher_forcing_input(b.tgt, bos));
+      const auto l = nmt::train::masked_cross_entropy(logits, b.tgt, b.tgt_valid_len, tc.label_smoothing);
+      l.mean().backward();
+      if (tc.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, tc.grad_clip);
+      optimizer.step();
+      if (i >= warmup) loss_sum += l.sum.detach();
+      const double dt = seconds_between(t0, Clock::now());
+      if (i < warmup) continue;
+      timed_seconds += dt;
+      min_step = std::min(min_step, dt);
+      const int64_t src_tokens = b.src_valid_len.clamp_max(b.src.size(1)).sum().item<int64_t>();
+      timed_tokens += static_cast<double>(b.tgt_valid_len.sum().item<int64_t>());
+      timed_flops += step_flops(mc, tgt_vocab.size(), b.size(), b.src.size(1), b.tgt.size(1), src_tokens);
+    }
+    const int64_t rss_after_train = peak_rss_bytes();
+    const double gemm = gemm_size > 0 ? gemm_ceiling_gflops(gemm_size, 10) : 0.0;
+    const double gflops = timed_flops / timed_seconds / 1e9;
+
+    json result{{"impl", "nmt"},
+                {"model", mc.type},
+                {"size", label},
+                {"embed_size", mc.embed_size},
+                {"num_hiddens", mc.num_hiddens},
+                {"num_layers", mc.num_layers},
+                {"num_heads", mc.num_heads},
+                {"ffn_num_hiddens", mc.ffn_num_hiddens},
+                {"dropout", mc.dropout},
+                {"batch_size", tc.batch_size},
+                {"num_steps", dc.num_steps},
+                {"min_freq", dc.min_freq},
+                {"pairs", corpus.pairs.size()},
+                {"src_vocab", src_vocab.size()},
+                {"tgt_vocab", tgt_vocab.size()},
+                {"parameters", nmt::models::count_parameters(*model)},
+                {"load_seconds", load_seconds},
+                {"warmup_batches", warmup},
+                {"timed_batches", batches},
+                {"timed_seconds", timed_seconds},
+                {"timed_tokens", timed_tokens},
+                {"tokens_per_second", timed_tokens / timed_seconds},
+                {"ms_per_step", 1e3 * timed_seconds / static_cast<double>(batches)},
+                {"ms_per_step_min", 1e3 * min_step},
+                {"gflop_per_step", timed_flops / static_cast<double>(batches) / 1e9},
+                {"gflops", gflops},
+                {"flops_counted", "matmuls only: 3 x 2 x (weights x positions + attention scores/values); "
+                                  "GRU encoder on valid source tokens (packed), batches trimmed"},
+                {"gemm_size", gemm_size},
+                {"gemm_ceiling_gflops", gemm},
+                {"percent_of_ceiling", gemm > 0 ? 100.0 * gflops / gemm : 0.0},
+                {"train_loss", (loss_sum / std::max(1.0, timed_tokens)).item<double>()},  // nats per target token, timed batches
+                {"torch_threads", torch_threads},
+                {"torch_version", TORCH_VERSION},
+                {"blas", blas.to_json()}};
+
+    // Decoding: a stride sample over the whole corpus (fra.txt is ordered by length): pair k·P/n for k < n;
+    // the one-at-a-time set is a stride sample of that sample, so both sets have the same length profile.
+    json decoding{{"weights", "after the warm-up and timed training batches"}};
+    auto stride_sample = [](const std::vector<std::vector<std::string>>& from, std::size_t n) {
+      n = std::min(n, from.size());
+      std::vector<std::vector<std::string>> out;
+      for (std::size_t k = 0; k < n; ++k) out.push_back(from[k * from.size() / n]);
+      return out;
+    };
+    if (decode > 0 || decode1 > 0) {
+      std::vector<std::vector<std::string>> sources;
+      const std::size_t want = std::min(corpus.pairs.size(), static_cast<std::size_t>(std::max(decode, decode1)));
+      for (std::size_t k = 0; k < want; ++k) sources.push_back(corpus.pairs[k * corpus.pairs.size() / want].source);
+      nmt::decoding::Translator translator(model, src_vocab, tgt_vocab, dc.num_steps, torch::Device(torch::kCPU));
+      if (decode > 0)
+        decoding["batched"] = time_decoding(translator, stride_sample(sources, static_cast<std::size_t>(decode)), decode_batch);
+      if (decode1 > 0)
+        decoding["batch1"] = time_decoding(translator, stride_sample(sources, static_cast<std::size_t>(decode1)), 1);
+      if (decoding.contains("batched") && decoding.contains("batch1"))
+        decoding["speedup"] = decoding["batched"]["sentences_per_second"].get<double>() /
+                              decoding["batch1"]["sentences_per_second"].get<double>();
+    }
+    result["decoding"] = decoding;
+    result["peak_rss_after_train_bytes"] = rss_after_train;
+    result["peak_rss_bytes"] = peak_rss_bytes();
+
+    std::cout << result.dump() << std::endl;
+    std::fprintf(stderr, "[bench] nmt %s %s: %.0f tok/s, %.2f ms/step, %.2f GFLOP/s (%.0f%% of %.1f sgemm), peak RSS %.0f MiB; %s\n",
+                 mc.type.c_str(), label.c_str(), timed_tokens / timed_seconds, 1e3 * timed_seconds / static_cast<double>(batches),
+                 gflops, gemm > 0 ? 100.0 * gflops / gemm : 0.0, gemm, static_cast<double>(peak_rss_bytes()) / 1048576.0,
+                 blas.describe().c_str());
+    if (decoding.contains("batched"))
+      std::fprintf(stderr, "[bench] decoding: %.0f sentences/s batched (%lld)", decoding["batched"]["sentences_per_second"].get<double>(),
+                   static_cast<long long>(decode_batch));
+    if (decoding.contains("batch1"))
+      std::fprintf(stderr, ", %.0f sentences/s one at a time", decoding["batch1"]["sentences_per_second"].get<double>());
+    if (decoding.contains("batched") || decoding.contains("batch1")) std::fprintf(stderr, "\n");
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "[bench] error: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Training and decoding throughput of nmt against the d2l.ai PyTorch Python code on the same library
+# (Debian python3-torch = LibTorch 1.13.1), on the full fra-eng corpus, in d2l's units (target tokens/s).
+#
+#   scripts/bench.sh
+#
+# Builds the nmt_bench target, then for each model type and size runs, one after another (interleaved):
+#   1. nmt_bench                      (OPENBLAS_CORETYPE unset: nmt picks its kernels itself, see common/blas.h)
+#   2. bench/reference/d2l_reference.py with OpenBLAS's default kernels (OPENBLAS_CORETYPE unset:
+#      what a PyTorch user gets)
+#   3. the same with OPENBLAS_CORETYPE set to the core nmt_bench reported (same kernels as nmt)
+# Sizes: book  = d2l's (embed 32, hiddens 32, 2 layers, batch 64; Transformer 4 heads, FFN 64)
+#        large = embed 256, hiddens 256, 2 layers, batch 128; Transformer 4 heads, FFN 1024
+# num_steps 10, min_freq 2, dropout 0.1, all pairs, no held-out split, d2l-like random batches.
+# Writes bench/results/bench-<UTC date>.json (every run's JSON object plus the settings) and prints a markdown
+# table, followed by the memory check: peak resident memory of the large (full-data) runs against 2 GiB.
+#
+# Environment knobs (defaults in brackets):
+#   NMT_BENCH_BATCHES [30]        timed training batches per run
+#   NMT_BENCH_WARMUP [3]          untimed warm-up batches
+#   NMT_BENCH_SIZES [book,large]  sizes to run
+#   NMT_BENCH_MODELS [seq2seq,seq2seq_attention,transformer]
+#   NMT_BENCH_DECODE [2000]       sentences for batched greedy decoding (batch NMT_BENCH_DECODE_BATCH [128])
+#   NMT_BENCH_DECODE1 [500]       sentences decoded one at a time (d2l predict_seq2seq style)
+#   NMT_BENCH_NUM_EXAMPLES [0]    use only the first N pairs (0 = all; for smoke runs)
+#   NMT_BENCH_PYTHON [/usr/bin/python3]  a Python with torch (Debian's python3-torch)
+#   NMT_BENCH_OUT [bench/results] output directory; NMT_BUILD_DIR [build]; NMT_JOBS [2] build jobs
+# A smoke run: NMT_BENCH_BATCHES=3 NMT_BENCH_WARMUP=1 NMT_BENCH_DECODE=100 NMT_BENCH_DECODE1=10 \
+#              NMT_BENCH_SIZES=book NMT_BENCH_NUM_EXAMPLES=5000 scripts/bench.sh
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${NMT_BUILD_DIR:-$root/build}"
+batches="${NMT_BENCH_BATCHES:-30}"
+warmup="${NMT_BENCH_WARMUP:-3}"
+sizes="${NMT_BENCH_SIZES:-book,large}"
+models="${NMT_BENCH_MODELS:-seq2seq,seq2seq_attention,transformer}"
+decode="${NMT_BENCH_DECODE:-2000}"
+decode_batch="${NMT_BENCH_DECODE_BATCH:-128}"
+decode1="${NMT_BENCH_DECODE1:-500}"
+num_examples="${NMT_BENCH_NUM_EXAMPLES:-0}"
+python="${NMT_BENCH_PYTHON:-/usr/bin/python3}"
+out_dir="${NMT_BENCH_OUT:-$root/bench/results}"
+
+if ! "$python" -c 'import torch' 2>/dev/null; then
+  echo "[bench] $python cannot import torch; install Debian's python3-torch (apt-get install -y python3-torch)" >&2
+  exit 1
+fi
+[ -f "$root/data/fra-eng/fra.txt" ] || { echo "[bench] data/fra-eng/fra.txt is missing; run scripts/get_data.sh" >&2; exit 1; }
+
+echo "[bench] building nmt_bench" >&2
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+cmake --build "$build" -j"${NMT_JOBS:-2}" --target nmt_bench >/dev/null
+bench_bin="$build/nmt_bench"
+
+cd "$root"  # both programs read data/fra-eng/fra.txt relative to the repo root
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+runs="$tmp/runs.jsonl"
+: >"$runs"
+
+common=(--warmup "$warmup" --batches "$batches" --decode "$decode" --decode-batch "$decode_batch"
+        --decode1 "$decode1" --num-examples "$num_examples" --dropout 0.1)
+
+size_flags() {  # size model -> flags shared by nmt_bench and d2l_reference.py
+  case "$1" in
+    book) echo "--embed 32 --hiddens 32 --layers 2 --batch 64 --heads 4 --ffn 64" ;;
+    large) echo "--embed 256 --hiddens 256 --layers 2 --batch 128 --heads 4 --ffn 1024" ;;
+    *) echo "[bench] unknown size '$1' in NMT_BENCH_SIZES (valid: book, large)" >&2; return 1 ;;
+  esac
+}
+
+# Appends the JSON object printed by a run (its last stdout line) to $runs with a "kernels" field.
+record() {  # kernels file
+  tail -n 1 "$2" | jq -c --arg k "$1" '. + {kernels: $k}' >>"$runs"
+}
+
+IFS=',' read -r -a size_list <<<"$sizes"
+IFS=',' read -r -a model_list <<<"$models"
+for size in "${size_list[@]}"; do
+  flags="$(size_flags "$size")"
+  for model in "${model_list[@]}"; do
+    # shellcheck disable=SC2086
+    args=(--model "$model" --label "$size" $flags "${common[@]}")
+    echo "[bench] $model $size: nmt" >&2
+    env -u OPENBLAS_CORETYPE -u NMT_BLAS_REEXEC "$bench_bin" "${args[@]}" >"$tmp/out.json"
+    record nmt "$tmp/out.json"
+    core="$(tail -n 1 "$tmp/out.json" | jq -r '.blas.core')"
+
+    echo "[bench] $model $size: python, OpenBLAS default kernels" >&2
+    env -u OPENBLAS_CORETYPE "$python" bench/reference/d2l_reference.py "${args[@]}" >"$tmp/out.json"
+    record default "$tmp/out.json"
+
+    if [ -n "$core" ]; then
+      echo "[bench] $model $size: python, OPENBLAS_CORETYPE=$core (nmt's kernels)" >&2
+      OPENBLAS_CORETYPE="$core" "$python" bench/reference/d2l_reference.py "${args[@]}" >"$tmp/out.json"
+      record same_as_nmt "$tmp/out.json"
+    fi
+  done
+done
+
+mkdir -p "$out_dir"
+stamp="$(date -u +%Y%m%d-%H%M%S)"
+result="$out_dir/bench-$stamp.json"
+commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+jq -s --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg commit "$commit" --arg cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" \
+  --argjson nproc "$(nproc)" --argjson batches "$batches" --argjson warmup "$warmup" \
+  '{date: $date, commit: $commit, cpu: $cpu, nproc: $nproc, timed_batches: $batches, warmup_batches: $warmup, runs: .}' \
+  "$runs" >"$result.tmp"
+mv "$result.tmp" "$result"
+echo "[bench] wrote $result" >&2
+
+"$python" - "$result" <<'EOF'
+import json, sys
+
+data = json.load(open(sys.argv[1]))
+runs = {}
+for r in data['runs']:
+    runs[(r['model'], r['size'], r['kernels'])] = r
+
+def fmt(x, digits=0):
+    return '—' if x is None else f'{x:,.{digits}f}'
+
+def get(r, *path):
+    for p in path:
+        if r is None or p not in r:
+            return None
+        r = r[p]
+    return r
+
+def ratio(a, b):
+    return None if a is None or b in (None, 0) else a / b
+
+print(f"Training and decoding throughput, {data['date']} ({data['commit']}), {data['cpu']}, {data['nproc']} cores; "
+      f"{data['warmup_batches']} warm-up + {data['timed_batches']} timed batches per run.")
+print()
+print('| model | size | nmt tok/s | python tok/s (default kernels) | python tok/s (same kernels) '
+      '| nmt/python (default) | nmt/python (same) | nmt ms/step | nmt peak RSS (MiB) | python peak RSS (MiB) '
+      '| nmt GFLOP/s (% of sgemm) | nmt decode sent/s batched | nmt decode sent/s batch-1 | batched/batch-1 '
+      '| python decode batched / batch-1 (same kernels) | decode output tokens nmt / python |')
+print('|' + '---|' * 16)
+seen = []
+for r in data['runs']:
+    key = (r['model'], r['size'])
+    if key in seen:
+        continue
+    seen.append(key)
+    n, d, s = (runs.get(key + (k,)) for k in ('nmt', 'default', 'same_as_nmt'))
+    nt, dt, st = get(n, 'tokens_per_second'), get(d, 'tokens_per_second'), get(s, 'tokens_per_second')
+    gf = get(n, 'gflops')
+    pct = get(n, 'percent_of_ceiling')
+    gflops = '—' if gf is None else f"{gf:.2f} ({pct:.0f}% of {get(n, 'gemm_ceiling_gflops'):.0f})"
+    nb, n1 = get(n, 'decoding', 'batched', 'sentences_per_second'), get(n, 'decoding', 'batch1', 'sentences_per_second')
+    pb, p1 = get(s, 'decoding', 'batched', 'sentences_per_second'), get(s, 'decoding', 'batch1', 'sentences_per_second')
+    rss = lambda x: None if get(x, 'peak_rss_bytes') is None else get(x, 'peak_rss_bytes') / 2**20
+    print(f"| {key[0]} | {key[1]} | {fmt(nt)} | {fmt(dt)} | {fmt(st)} | {fmt(ratio(nt, dt), 2)}× | {fmt(ratio(nt, st), 2)}× "
+          f"| {fmt(get(n, 'ms_per_step'), 1)} | {fmt(rss(n))} | {fmt(rss(d))} | {gflops} | {fmt(nb)} | {fmt(n1)} "
+          f"| {fmt(ratio(nb, n1), 1)}× | {fmt(pb)} / {fmt(p1)} "
+          f"| {fmt(get(n, 'decoding', 'batched', 'mean_output_tokens'), 1)} / "
+          f"{fmt(get(s, 'decoding', 'batched', 'mean_output_tokens'), 1)} |")
+
+print()
+cores = sorted({get(r, 'blas', 'core') for r in data['runs'] if r['kernels'] == 'nmt'} - {None})
+defaults = sorted({get(r, 'blas', 'core') for r in data['runs'] if r['kernels'] == 'default'} - {None})
+print(f"OpenBLAS cores: nmt {', '.join(cores) or '?'}; python default {', '.join(defaults) or '?'}. "
+      "Decoding uses the weights reached after the timed batches (barely trained), so output lengths differ "
+      "between runs (mean decoder steps per sentence, <eos> included, in the last column; at most num_steps); "
+      "compare decoding speeds across implementations with that in mind.")
+large = [r for r in data['runs'] if r['size'] == 'large' and r['kernels'] == 'nmt']
+if large:
+    print()
+    print('Memory check (large size, full data, 2 GiB limit):')
+    for r in large:
+        mib = r['peak_rss_bytes'] / 2**20
+        ok = r['peak_rss_bytes'] < 2 * 2**30
+        print(f"- {r['model']}: nmt peak RSS {mib:,.0f} MiB over {r['pairs']:,} pairs -> "
+              f"{'under 2 GiB' if ok else 'OVER 2 GiB'}")
+EOF
