@@ -299,18 +299,25 @@ TrainResult train(common::Config config, const TrainOptions& options) {
       token_sum += l.num_tokens;
       ++done;
       const double elapsed = elapsed_before + seconds_since(epoch_start);
-      if (live && std::chrono::duration<double>(Clock::now() - last_draw).count() > 0.5) {
+      // Progress: a live line on a terminal (twice a second), a log line every 5 minutes otherwise.
+      if (std::chrono::duration<double>(Clock::now() - last_draw).count() > (live ? 0.5 : 300.0)) {
         last_draw = Clock::now();
         const double frac = static_cast<double>(first_batch + done) / static_cast<double>(batches.size());
         const double epoch_secs = seconds_since(epoch_start);
         const double per_batch = epoch_secs / static_cast<double>(done);
         const double remaining = per_batch * static_cast<double>(batches.size() - first_batch - done) +
                                  per_batch * static_cast<double>(batches.size()) * static_cast<double>(tc.num_epochs - epoch);
-        std::fprintf(stderr, "\r[train] epoch %lld/%lld %3.0f%% loss %.3f %.0f tok/s ETA %s   ",
-                     static_cast<long long>(epoch), static_cast<long long>(tc.num_epochs), 100 * frac,
-                     (loss_sum / token_sum).item<double>(), token_sum.item<double>() / epoch_secs,
-                     format_duration(limit_seconds > 0 ? std::min(remaining, limit_seconds - elapsed) : remaining).c_str());
-        std::fflush(stderr);
+        char text[160];
+        std::snprintf(text, sizeof text, "[train] epoch %lld/%lld %3.0f%% loss %.3f %.0f tok/s ETA %s",
+                      static_cast<long long>(epoch), static_cast<long long>(tc.num_epochs), 100 * frac,
+                      (loss_sum / token_sum).item<double>(), (token_sum.item<double>() - resumed_tokens) / epoch_secs,
+                      format_duration(limit_seconds > 0 ? std::min(remaining, limit_seconds - elapsed) : remaining).c_str());
+        if (live) {
+          std::fprintf(stderr, "\r%s   ", text);
+          std::fflush(stderr);
+        } else {
+          spdlog::info("{}", text);
+        }
       }
       if (const int sig = g_signal.load()) {
         if (live) std::fprintf(stderr, "\n");
