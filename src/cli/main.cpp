@@ -5,7 +5,11 @@
 #include <stdexcept>
 
 #include <CLI/CLI.hpp>
+#include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
+#include <nlohmann/json.hpp>
+#include <torch/cuda.h>
+#include <torch/version.h>
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
@@ -25,6 +29,7 @@ int main(int argc, char** argv) {
   CLI::App* train = app.add_subcommand("train", "Train a model from a JSON config into a run directory");
   CLI::App* translate = app.add_subcommand("translate", "Translate sentences with a trained model");
   CLI::App* eval = app.add_subcommand("eval", "Score a model or a hypotheses file with BLEU");
+  CLI::App* info = app.add_subcommand("info", "Print the build, BLAS kernels, threads and devices as JSON");
   nmt::cli::setup_train(*train, train_args);
   nmt::cli::setup_translate(*translate, translate_args);
   nmt::cli::setup_eval(*eval, eval_args);
@@ -39,6 +44,15 @@ int main(int argc, char** argv) {
     if (*train) return nmt::cli::run_train(train_args);
     if (*translate) return nmt::cli::run_translate(translate_args);
     if (*eval) return nmt::cli::run_eval(eval_args);
+    if (*info) {
+      const nlohmann::json j{{"version", NMT_VERSION},
+                             {"libtorch", TORCH_VERSION},
+                             {"blas", nmt::common::blas_info().to_json()},
+                             {"torch_threads", at::get_num_threads()},
+                             {"cuda_devices", torch::cuda::is_available() ? torch::cuda::device_count() : 0}};
+      std::printf("%s\n", j.dump(2).c_str());
+      return 0;
+    }
   } catch (const nmt::train::TrainingInterrupted& e) {
     return 128 + e.signal_number();
   } catch (const std::invalid_argument& e) {

@@ -129,6 +129,9 @@ std::string str(T v) {
   os << v;
   return os.str();
 }
+/// Shortest text that reads back as `v` (nlohmann's dump), so range errors quote the value as written:
+/// ostream's 6 significant digits turned 1710000105 into "1.71e+09" and 1.23456789 into "1.23457".
+std::string str(double v) { return json(v).dump(); }
 
 }  // namespace
 

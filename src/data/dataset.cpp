@@ -72,11 +72,17 @@ std::vector<torch::Tensor> epoch_batches(const TensorDataset& data, int64_t batc
   std::mt19937_64 rng(seed * 1000003ULL + static_cast<uint64_t>(epoch) + 1);
   shuffle(order, rng);
   if (bucket) {
-    auto lens = data.src_valid_len.accessor<int64_t, 1>();
+    // Sort by target length first: the decoder side (output layer over the vocabulary) costs the most, and
+    // on fra-eng this leaves ~2% target and ~15% source padding, against ~36% target padding when sorting
+    // by source length.
+    auto src_lens = data.src_valid_len.accessor<int64_t, 1>();
+    auto tgt_lens = data.tgt_valid_len.accessor<int64_t, 1>();
     const int64_t window = batch_size * 50;
     for (int64_t start = 0; start < n; start += window) {
       auto first = order.begin() + start, last = order.begin() + std::min(n, start + window);
-      std::stable_sort(first, last, [&](int64_t a, int64_t b) { return lens[a] < lens[b]; });
+      std::stable_sort(first, last, [&](int64_t a, int64_t b) {
+        return std::make_pair(tgt_lens[a], src_lens[a]) < std::make_pair(tgt_lens[b], src_lens[b]);
+      });
     }
   }
   std::vector<torch::Tensor> batches;

@@ -37,9 +37,9 @@ struct Batch {
 Batch gather_batch(const TensorDataset& data, const torch::Tensor& index, bool trim);
 
 /// Order of the examples for one epoch: a permutation of 0..n-1 from (seed, epoch) alone, cut into batches
-/// of `batch_size` (the last may be smaller). With `bucket`, each window of 50 batches is sorted by source
-/// length before being cut and the batches' order is shuffled again, so batches hold sentences of similar
-/// length. Depending only on (seed, epoch) makes resumed runs see the same batches. Throws
+/// of `batch_size` (the last may be smaller). With `bucket`, each window of 50 batches is sorted by (target
+/// length, source length) before being cut and the batches' order is shuffled again, so batches hold
+/// sentences of similar length and trimming removes most padding. Depending only on (seed, epoch) makes resumed runs see the same batches. Throws
 /// std::invalid_argument when batch_size < 1.
 std::vector<torch::Tensor> epoch_batches(const TensorDataset& data, int64_t batch_size, uint64_t seed, int64_t epoch,
                                          bool bucket);

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -43,6 +45,31 @@ TEST_CASE("nmt command line", "[cli]") {
     CHECK_THAT(r.out, Catch::Contains("train") && Catch::Contains("translate") && Catch::Contains("eval"));
   }
   SECTION("a bad subcommand exits non-zero") { CHECK(run("frobnicate").code != 0); }
+  SECTION("with OPENBLAS_CORETYPE unset on an AVX2 CPU, nmt runs non-generic BLAS kernels") {
+    const Run r = run("info");
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.out, Catch::Contains("\"blas\""));
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
+      WARN("this CPU lacks AVX2/FMA: nothing to check");
+      return;
+    }
+    const std::string cmd = "env -u OPENBLAS_CORETYPE -u NMT_BLAS_REEXEC " + std::string(NMT_BINARY) + " info";
+    FILE* pipe = popen(cmd.c_str(), "r");
+    REQUIRE(pipe != nullptr);
+    std::string out;
+    char buf[4096];
+    std::size_t n;
+    while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+    REQUIRE(pclose(pipe) == 0);
+    const auto j = nlohmann::json::parse(out);
+    const std::string core = j["blas"]["core"];
+    INFO("core " << core);
+    CHECK_FALSE(core.empty());
+    for (const char* generic : {"Prescott", "Core2", "Nehalem", "Katmai", "Penryn", "Dunnington", "Atom", "Sandybridge"})
+      CHECK(core != generic);
+    CHECK(j["blas"]["chosen_by"] != "user");
+  }
   SECTION("config errors exit 2 and name the key") {
     const auto p = write_file("nmt_cli_bad.json", R"({"model": {"num_hidens": 8}})");
     const Run r = run("train --config " + p.string() + " --output " + (fs::temp_directory_path() / "nmt_cli_run").string());

@@ -67,6 +67,14 @@ TEST_CASE("Config reads, validates and round-trips JSON", "[config]") {
     CHECK(Config::from_json(json::parse(R"({"train": {"seed": 18446744073709551615}})"), "x").train.seed ==
           18446744073709551615ULL);
   }
+  SECTION("a real value out of range is quoted in full, not rounded to 6 digits") {
+    // Regression (tests/fuzz/fuzz_config.cpp): these were reported as "1.71e+09" and "1.23457".
+    CHECK_THAT(error_of({{"data", {{"test_ratio", 1710000105}}}}),
+               Catch::Contains("data.test_ratio\" = 1710000105.0 is out of range"));
+    CHECK_THAT(error_of({{"model", {{"dropout", 1.23456789}}}}),
+               Catch::Contains("model.dropout\" = 1.23456789 is out of range"));
+    CHECK_THAT(error_of({{"train", {{"lr", -0.005}}}}), Catch::Contains("train.lr\" = -0.005 is out of range"));
+  }
   SECTION("values out of range are rejected") {
     CHECK_THAT(error_of({{"train", {{"lr", 0}}}}), Catch::Contains("train.lr"));
     CHECK_THAT(error_of({{"train", {{"batch_size", 0}}}}), Catch::Contains("train.batch_size"));

@@ -1,11 +1,13 @@
 // libFuzzer target: bytes -> nlohmann::json::parse -> nmt::common::Config::from_json.
 // Accepted outcomes: malformed JSON (parse_error), or std::invalid_argument from from_json. Any other
-// exception, a crash or UB is a finding. A range error must quote an integer value as the file has
-// it (values above INT64_MAX once wrapped to negative numbers). For accepted configs the run-directory round trip
+// exception, a crash or UB is a finding. A range error must quote the value as the file has it
+// (integers exactly, reals reading back to the same double; integers above INT64_MAX were once
+// wrapped to negative numbers, reals rounded to 6 digits). For accepted configs the round trip
 // from_json(to_json()) must succeed and give the same JSON (a run's config.json must be reloadable).
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <exception>
 #include <stdexcept>
 #include <string>
@@ -35,8 +37,10 @@ void check_quoted_value(const nlohmann::json& j, const std::string& msg) {
   const auto section = j.find(key.substr(0, dot));
   if (section == j.end() || !section->is_object()) return;
   const auto field = section->find(key.substr(dot + 1));
-  if (field == section->end() || !field->is_number_integer()) return;
-  check(value == field->dump(), "range error quotes " + value + " but the file has " + field->dump() + ": " + msg);
+  if (field == section->end() || !field->is_number()) return;
+  const bool exact = field->is_number_integer() && value.find_first_of(".eE") == std::string::npos;
+  check(exact ? value == field->dump() : std::strtod(value.c_str(), nullptr) == field->get<double>(),
+        "range error quotes " + value + " but the file has " + field->dump() + ": " + msg);
 }
 
 }  // namespace
