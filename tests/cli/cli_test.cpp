@@ -8,27 +8,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/shell.h"
+
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-  int code;
-  std::string out;  // stdout and stderr together
-};
+using Run = nmt::test::ShellResult;
 
-Run run(const std::string& args) {
-  const std::string cmd = std::string(NMT_BINARY) + " " + args + " 2>&1";
-  Run r{0, ""};
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.out.append(buf, n);
-  const int status = pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+/// `nmt ARGS` with stdout and stderr together.
+Run run(const std::string& args) { return nmt::test::run_shell(std::string(NMT_BINARY) + " " + args + " 2>&1"); }
 
 fs::path write_file(const std::string& name, const std::string& text) {
   const fs::path p = fs::temp_directory_path() / name;
@@ -55,14 +44,9 @@ TEST_CASE("nmt command line", "[cli]") {
       return;
     }
     const std::string cmd = "env -u OPENBLAS_CORETYPE -u NMT_BLAS_REEXEC " + std::string(NMT_BINARY) + " info";
-    FILE* pipe = popen(cmd.c_str(), "r");
-    REQUIRE(pipe != nullptr);
-    std::string out;
-    char buf[4096];
-    std::size_t n;
-    while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-    REQUIRE(pclose(pipe) == 0);
-    const auto j = nlohmann::json::parse(out);
+    const Run clean = nmt::test::run_shell(cmd);
+    REQUIRE(clean.code == 0);
+    const auto j = nlohmann::json::parse(clean.out);
     const std::string core = j["blas"]["core"];
     INFO("core " << core);
     CHECK_FALSE(core.empty());

@@ -11,28 +11,16 @@
 #include <nlohmann/json.hpp>
 
 #include "common/io.h"
+#include "support/shell.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string out;
-};
+using Result = nmt::test::ShellResult;
 
-/// Runs a shell command line; stdout only (stderr goes to `err_file` when given).
-Result sh(const std::string& cmd) {
-  Result r{0, ""};
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.out.append(buf, n);
-  const int status = pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+/// Runs a shell command line; returns its stdout.
+Result sh(const std::string& cmd) { return nmt::test::run_shell(cmd); }
 
 std::size_t count_lines(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
 
