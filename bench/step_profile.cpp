@@ -8,12 +8,14 @@
 #include <torch/csrc/autograd/profiler_legacy.h>
 
 #include "common/blas.h"
+#include "common/memory.h"
 #include "common/config.h"
 #include "models/model_factory.h"
 #include "train/loss.h"
 
 int main(int argc, char** argv) {
   nmt::common::ensure_fast_blas(argc, argv);
+  nmt::common::tune_malloc();  // keep freed tensor memory mapped (common/memory.h)
   if (argc < 2) {
     std::fprintf(stderr, "usage: %s CONFIG [src_vocab tgt_vocab steps]\n", argv[0]);
     return 2;

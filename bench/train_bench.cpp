@@ -40,6 +40,7 @@
 #include <torch/torch.h>
 
 #include "common/blas.h"
+#include "common/memory.h"
 #include "common/config.h"
 #include "common/device.h"
 #include "data/corpus.h"
@@ -155,6 +156,7 @@ json time_decoding(const nmt::decoding::Translator& translator, const std::vecto
 
 int main(int argc, char** argv) {
   nmt::common::ensure_fast_blas(argc, argv);
+  nmt::common::tune_malloc();  // keep freed tensor memory mapped (common/memory.h)
   CLI::App app{"nmt training/decoding throughput benchmark (d2l units: target tokens per second)"};
   std::string config_path, model_type, label = "custom";
   int64_t embed = 0, hiddens = 0, layers = 0, heads = 0, ffn = 0, batch = 0, threads = -1, num_examples = 0;
@@ -293,7 +295,8 @@ int main(int argc, char** argv) {
                 {"train_loss", (loss_sum / std::max(1.0, timed_tokens)).item<double>()},  // nats per target token, timed batches
                 {"torch_threads", torch_threads},
                 {"torch_version", TORCH_VERSION},
-                {"blas", blas.to_json()}};
+                {"blas", blas.to_json()},
+                {"malloc", nmt::common::malloc_info()}};
 
     // Decoding: a stride sample over the whole corpus (fra.txt is ordered by length): pair k·P/n for k < n;
     // the one-at-a-time set is a stride sample of that sample, so both sets have the same length profile.

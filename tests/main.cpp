@@ -5,9 +5,11 @@
 #include <ATen/Parallel.h>
 
 #include "common/blas.h"
+#include "common/memory.h"
 
 int main(int argc, char** argv) {
   nmt::common::ensure_fast_blas(argc, argv);
+  nmt::common::tune_malloc();  // keep freed tensor memory mapped (common/memory.h)
   at::set_num_threads(1);  // measured fastest here: OpenBLAS runs its own threads
   return Catch::Session().run(argc, argv);
 }

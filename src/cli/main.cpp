@@ -14,11 +14,13 @@
 
 #include "cli/commands.h"
 #include "common/blas.h"
+#include "common/memory.h"
 #include "common/logging.h"
 #include "train/trainer.h"
 
 int main(int argc, char** argv) {
   nmt::common::ensure_fast_blas(argc, argv);  // may re-execute the program once with OPENBLAS_CORETYPE set
+  nmt::common::tune_malloc();  // keep freed tensor memory mapped (common/memory.h)
   CLI::App app{"nmt: neural machine translation (GRU seq2seq, Bahdanau attention, Transformer) on LibTorch"};
   app.require_subcommand(1);
   bool verbose = false;
@@ -48,6 +50,7 @@ int main(int argc, char** argv) {
       const nlohmann::json j{{"version", NMT_VERSION},
                              {"libtorch", TORCH_VERSION},
                              {"blas", nmt::common::blas_info().to_json()},
+                             {"malloc", nmt::common::malloc_info()},
                              {"torch_threads", at::get_num_threads()},
                              {"cuda_devices", torch::cuda::is_available() ? torch::cuda::device_count() : 0}};
       std::printf("%s\n", j.dump(2).c_str());
