@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "models/model_factory.h"
 #include "train/loss.h"
+#include "train/optimizer.h"
 
 int main(int argc, char** argv) {
   nmt::common::ensure_fast_blas(argc, argv);
@@ -26,7 +27,7 @@ int main(int argc, char** argv) {
   at::set_num_threads(static_cast<int>(std::max<int64_t>(1, config.train.num_threads)));
   torch::manual_seed(0);
   auto model = nmt::models::make_model(config.model, sv, tv);
-  torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(1e-3));
+  nmt::train::FusedAdam opt(model->parameters(), torch::optim::AdamOptions(1e-3));
   const int64_t B = config.train.batch_size, T = 10;
   using Clock = std::chrono::steady_clock;
   double t_fwd = 0, t_loss = 0, t_bwd = 0, t_clip = 0, t_opt = 0;
@@ -40,14 +41,14 @@ int main(int argc, char** argv) {
     auto lens = torch::randint(3, T + 1, {B}, torch::kLong);
     auto t0 = Clock::now();
     opt.zero_grad();
-    auto logits = model->forward(src, lens, tgt);
+    auto features = model->forward_features(src, lens, tgt);
     auto t1 = Clock::now();
-    auto l = nmt::train::masked_cross_entropy(logits, tgt, lens, config.train.label_smoothing);
+    auto l = nmt::train::masked_cross_entropy(*model, features, tgt, lens, config.train.label_smoothing);
     auto loss = l.mean();
     auto t2 = Clock::now();
     loss.backward();
     auto t3 = Clock::now();
-    torch::nn::utils::clip_grad_norm_(model->parameters(), 1.0);
+    opt.clip_grad_norm(1.0);
     auto t4 = Clock::now();
     opt.step();
     auto t5 = Clock::now();

@@ -49,6 +49,7 @@
 #include "decoding/translator.h"
 #include "models/model_factory.h"
 #include "train/loss.h"
+#include "train/optimizer.h"
 
 namespace {
 
@@ -226,7 +227,7 @@ int main(int argc, char** argv) {
     const double load_seconds = seconds_between(load_start, Clock::now());
 
     auto model = nmt::models::make_model(mc, src_vocab.size(), tgt_vocab.size());
-    torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(tc.lr));
+    nmt::train::FusedAdam optimizer(model->parameters(), torch::optim::AdamOptions(tc.lr));
     std::vector<torch::Tensor> params = model->parameters();
     const int64_t bos = tgt_vocab.bos();
 
@@ -243,10 +244,10 @@ int main(int argc, char** argv) {
       const auto t0 = Clock::now();
       const nmt::data::Batch b = nmt::data::gather_batch(dataset, index, /*trim=*/true);
       for (auto& p : params) p.mutable_grad().reset();
-      auto logits = model->forward(b.src, b.src_valid_len, teacher_forcing_input(b.tgt, bos));
-      const auto l = nmt::train::masked_cross_entropy(logits, b.tgt, b.tgt_valid_len, tc.label_smoothing);
+      auto features = model->forward_features(b.src, b.src_valid_len, teacher_forcing_input(b.tgt, bos));
+      const auto l = nmt::train::masked_cross_entropy(*model, features, b.tgt, b.tgt_valid_len, tc.label_smoothing);
       l.mean().backward();
-      if (tc.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, tc.grad_clip);
+      if (tc.grad_clip > 0) optimizer.clip_grad_norm(tc.grad_clip);
       optimizer.step();
       if (i >= warmup) loss_sum += l.sum.detach();
       const double dt = seconds_between(t0, Clock::now());

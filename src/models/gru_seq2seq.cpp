@@ -71,7 +71,7 @@ DecoderState GruSeq2SeqImpl::init_state(const EncoderOutput& encoded) {
   return state;
 }
 
-torch::Tensor GruSeq2SeqImpl::step(const torch::Tensor& tgt, DecoderState& state) {
+torch::Tensor GruSeq2SeqImpl::decode_features(const torch::Tensor& tgt, DecoderState& state) {
   TORCH_CHECK(tgt.dim() == 2, "decoder input must be [batch, steps], got ", tgt.sizes());
   const int64_t batch = tgt.size(0), steps = tgt.size(1);
   auto embedded = embedding->forward(tgt).transpose(0, 1);  // [steps, batch, embed]
@@ -98,7 +98,9 @@ torch::Tensor GruSeq2SeqImpl::step(const torch::Tensor& tgt, DecoderState& state
     outputs = torch::cat(step_outputs, 0);
   }
   state.steps_done += steps;
-  return dense->forward(outputs).transpose(0, 1);  // [batch, steps, vocab]
+  return outputs.transpose(0, 1);  // [batch, steps, hiddens]
 }
+
+torch::Tensor GruSeq2SeqImpl::project(const torch::Tensor& features) { return dense->forward(features); }
 
 }  // namespace nmt::models

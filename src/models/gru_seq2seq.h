@@ -48,7 +48,8 @@ class GruSeq2SeqImpl : public Seq2SeqModelImpl {
   DecoderState init_state(const EncoderOutput& encoded) override;
   /// `tgt` `[batch, steps]` -> logits `[batch, steps, tgt_vocab]`; records Bahdanau weights `[batch, 1, 1, src_steps]`
   /// per step under "encoder_decoder" when `state.record` is set.
-  torch::Tensor step(const torch::Tensor& tgt, DecoderState& state) override;
+  torch::Tensor decode_features(const torch::Tensor& tgt, DecoderState& state) override;
+  torch::Tensor project(const torch::Tensor& features) override;
 
  private:
   GruSeq2SeqOptions options_;

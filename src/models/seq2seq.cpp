@@ -23,10 +23,19 @@ void DecoderState::select(const torch::Tensor& index) {
     for (auto& t : *list) pick(t, 0);
 }
 
+torch::Tensor Seq2SeqModelImpl::step(const torch::Tensor& tgt, DecoderState& state) {
+  return project(decode_features(tgt, state));
+}
+
+torch::Tensor Seq2SeqModelImpl::forward_features(const torch::Tensor& src, const torch::Tensor& src_valid_lens,
+                                                 const torch::Tensor& tgt) {
+  DecoderState state = init_state(encode(src, src_valid_lens));
+  return decode_features(tgt, state);
+}
+
 torch::Tensor Seq2SeqModelImpl::forward(const torch::Tensor& src, const torch::Tensor& src_valid_lens,
                                         const torch::Tensor& tgt) {
-  DecoderState state = init_state(encode(src, src_valid_lens));
-  return step(tgt, state);
+  return project(forward_features(src, src_valid_lens, tgt));
 }
 
 }  // namespace nmt::models

@@ -57,9 +57,17 @@ class Seq2SeqModelImpl : public torch::nn::Module {
   /// Builds the decoder's initial state from the encoder's output (d2l `init_state`).
   virtual DecoderState init_state(const EncoderOutput& encoded) = 0;
   /// Runs the decoder over `tgt` `[batch, steps]` (the tokens at positions steps_done .. steps_done+steps-1),
-  /// updates `state` and returns logits `[batch, steps, tgt_vocab]`. Feeding a prefix in one call or one
-  /// token per call gives the same logits (teacher forcing vs. incremental decoding).
-  virtual torch::Tensor step(const torch::Tensor& tgt, DecoderState& state) = 0;
+  /// updates `state` and returns the decoder's output features `[batch, steps, num_hiddens]`: what the output
+  /// layer turns into logits. Feeding a prefix in one call or one token per call gives the same features
+  /// (teacher forcing vs. incremental decoding).
+  virtual torch::Tensor decode_features(const torch::Tensor& tgt, DecoderState& state) = 0;
+  /// The output layer: features `[..., num_hiddens]` -> logits `[..., tgt_vocab]`.
+  virtual torch::Tensor project(const torch::Tensor& features) = 0;
+  /// One decoder call with logits out: project(decode_features(tgt, state)), `[batch, steps, tgt_vocab]`.
+  torch::Tensor step(const torch::Tensor& tgt, DecoderState& state);
+  /// Teacher-forced decoder features `[batch, tgt_steps, num_hiddens]` for decoder input `tgt` (training
+  /// projects only the valid positions of these, see train::masked_cross_entropy).
+  torch::Tensor forward_features(const torch::Tensor& src, const torch::Tensor& src_valid_lens, const torch::Tensor& tgt);
   /// Teacher-forced forward pass: logits `[batch, tgt_steps, tgt_vocab]` for decoder input `tgt`.
   torch::Tensor forward(const torch::Tensor& src, const torch::Tensor& src_valid_lens, const torch::Tensor& tgt);
 };

@@ -292,14 +292,14 @@ DecoderState TransformerImpl::init_state(const EncoderOutput& encoded) {
   return state;
 }
 
-torch::Tensor TransformerImpl::step(const torch::Tensor& tgt, DecoderState& state) {
+torch::Tensor TransformerImpl::decode_features(const torch::Tensor& tgt, DecoderState& state) {
   if (tgt.dim() != 2)
-    throw std::invalid_argument("Transformer::step: tgt must be [batch, steps], got " + std::to_string(tgt.dim()) +
+    throw std::invalid_argument("Transformer::decode_features: tgt must be [batch, steps], got " + std::to_string(tgt.dim()) +
                                 " dims");
   const auto layers = static_cast<std::size_t>(num_decoder_layers_);
   if (state.self_keys.size() != layers || state.self_values.size() != layers || state.cross_keys.size() != layers ||
       state.cross_values.size() != layers)
-    throw std::invalid_argument("Transformer::step: decoder state has " + std::to_string(state.cross_keys.size()) +
+    throw std::invalid_argument("Transformer::decode_features: decoder state has " + std::to_string(state.cross_keys.size()) +
                                 " layer caches, the model has " + std::to_string(layers) +
                                 " decoder layers (use this model's init_state)");
   const int64_t batch = tgt.size(0), steps = tgt.size(1);
@@ -323,7 +323,11 @@ torch::Tensor TransformerImpl::step(const torch::Tensor& tgt, DecoderState& stat
   }
   if (options_.pre_norm) x = decoder_norm->forward(x);
   state.steps_done += steps;
-  return dense->forward(x, options_.tie_embeddings ? tgt_embedding->weight : torch::Tensor());
+  return x;
+}
+
+torch::Tensor TransformerImpl::project(const torch::Tensor& features) {
+  return dense->forward(features, options_.tie_embeddings ? tgt_embedding->weight : torch::Tensor());
 }
 
 }  // namespace nmt::models

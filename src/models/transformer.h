@@ -210,7 +210,8 @@ class TransformerImpl : public Seq2SeqModelImpl {
   /// `[batch, heads, steps, steps_done + steps]` and "encoder_decoder" `[batch, heads, steps, src_steps]` per layer
   /// when state.record is set. Throws std::invalid_argument for a state not built by init_state() of this model
   /// or when the target passes max_len positions.
-  torch::Tensor step(const torch::Tensor& tgt, DecoderState& state) override;
+  torch::Tensor decode_features(const torch::Tensor& tgt, DecoderState& state) override;
+  torch::Tensor project(const torch::Tensor& features) override;
 
   const TransformerOptions& options() const { return options_; }
 

@@ -27,6 +27,7 @@
 #include "train/checkpoint.h"
 #include "train/loss.h"
 #include "train/lr_schedule.h"
+#include "train/optimizer.h"
 
 namespace nmt::train {
 
@@ -155,8 +156,8 @@ double evaluate_loss(models::Seq2SeqModelImpl& model, const data::TensorDataset&
   auto tokens = torch::zeros({}, torch::TensorOptions().device(device));
   for (const auto& index : data::sequential_batches(data.size(), batch_size)) {
     const data::Batch b = data::gather_batch(data, index, /*trim=*/true).to(device);
-    auto logits = model.forward(b.src, b.src_valid_len, teacher_forcing_input(b.tgt, bos));
-    const MaskedLoss l = masked_cross_entropy(logits, b.tgt, b.tgt_valid_len);
+    auto features = model.forward_features(b.src, b.src_valid_len, teacher_forcing_input(b.tgt, bos));
+    const MaskedLoss l = masked_cross_entropy(model, features, b.tgt, b.tgt_valid_len);
     sum += l.sum;
     tokens += l.num_tokens;
   }
@@ -231,7 +232,7 @@ TrainResult train(common::Config config, const TrainOptions& options) {
   const int64_t bos = data.tgt_vocab.bos();
   models::Seq2SeqModel model = models::make_model(config.model, data.src_vocab.size(), data.tgt_vocab.size());
   model->to(device);
-  torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(tc.lr));
+  FusedAdam optimizer(model->parameters(), torch::optim::AdamOptions(tc.lr));
   spdlog::info("[train] model {}: {} parameters", config.model.type, models::count_parameters(*model));
 
   TrainingState state;
@@ -286,14 +287,14 @@ TrainResult train(common::Config config, const TrainOptions& options) {
       for (auto& group : optimizer.param_groups())
         static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
       for (auto& p : params) p.mutable_grad().reset();  // cheaper than zero-filling every gradient
-      auto logits = model->forward(b.src, b.src_valid_len, teacher_forcing_input(b.tgt, bos));
-      const MaskedLoss l = masked_cross_entropy(logits, b.tgt, b.tgt_valid_len, tc.label_smoothing);
+      auto features = model->forward_features(b.src, b.src_valid_len, teacher_forcing_input(b.tgt, bos));
+      const MaskedLoss l = masked_cross_entropy(*model, features, b.tgt, b.tgt_valid_len, tc.label_smoothing);
       if (!std::isfinite(l.sum.item<double>()))
         throw std::runtime_error("training diverged: the loss is not finite in epoch " + std::to_string(epoch) +
                                  ", step " + std::to_string(state.step) + "; the weights were not updated with it, " +
                                  "and the last good checkpoint is " + run_dir + "/latest (try a lower train.lr)");
       l.mean().backward();
-      if (tc.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, tc.grad_clip);
+      if (tc.grad_clip > 0) optimizer.clip_grad_norm(tc.grad_clip);
       optimizer.step();
       loss_sum += l.sum.detach();
       token_sum += l.num_tokens;

@@ -4,6 +4,8 @@
 
 #include <torch/torch.h>
 
+#include "common/config.h"
+#include "models/model_factory.h"
 #include "train/loss.h"
 #include "train/lr_schedule.h"
 
@@ -41,4 +43,82 @@ TEST_CASE("learning-rate schedules", "[loss]") {
   CHECK_THAT(learning_rate("inverse_sqrt", 1e-3, 100, 50), WithinRel(0.5e-3, 1e-9));  // linear warm-up
   CHECK_THAT(learning_rate("inverse_sqrt", 1e-3, 100, 400), WithinRel(0.5e-3, 1e-9)); // step^-0.5 decay
   CHECK_THROWS_AS(learning_rate("cosine", 1e-3, 100, 1), std::invalid_argument);
+}
+
+TEST_CASE("fused softmax cross-entropy matches torch's cross_entropy in double precision", "[loss]") {
+  namespace F = torch::nn::functional;
+  torch::manual_seed(3);
+  const double eps = GENERATE(0.0, 0.1);
+  const int64_t vocab = GENERATE(1, 7, 16, 1000, 17851);  // below, at and off the kernel's 16-lane blocks
+  auto logits = (torch::randn({5, vocab}) * 8).requires_grad_();
+  auto labels = torch::randint(0, vocab, {5}, torch::kLong);
+  labels[0] = vocab - 1;  // the last column, past the vectorised blocks
+  // The reference runs in double: torch's float32 path loses ~1e-5 in its gradient (exp of log-probabilities).
+  auto reference_logits = logits.detach().to(torch::kDouble).requires_grad_();
+  const auto reference = F::cross_entropy(reference_logits, labels,
+                                          F::CrossEntropyFuncOptions().reduction(torch::kNone).label_smoothing(eps));
+  const auto fused = nmt::train::softmax_cross_entropy(logits, labels, eps);
+  REQUIRE(fused.sizes() == torch::IntArrayRef({5}));
+  for (int64_t r = 0; r < 5; ++r)
+    CHECK_THAT(fused[r].item<double>(), WithinAbs(reference[r].item<double>(), 2e-5 * (1 + std::abs(reference[r].item<double>()))));
+  SECTION("gradient, with a different weight per row") {
+    (fused * torch::arange(1, 6, torch::kFloat)).sum().backward();
+    (reference * torch::arange(1, 6, torch::kDouble)).sum().backward();
+    CHECK((logits.grad().to(torch::kDouble) - reference_logits.grad()).abs().max().item<double>() < 2e-6);
+  }
+}
+
+TEST_CASE("fused softmax cross-entropy edge cases", "[loss]") {
+  SECTION("very negative logits count as e^-87 and stay finite") {
+    auto logits = torch::tensor({{0.0f, -1000.0f, -50.0f}});
+    const auto l = nmt::train::softmax_cross_entropy(logits, torch::tensor({2}, torch::kLong));
+    CHECK_THAT(l.item<double>(), WithinAbs(50.0, 1e-4));
+  }
+  SECTION("a NaN or infinite logit makes the loss NaN") {
+    auto nan_logits = torch::tensor({{0.0f, std::nanf(""), 1.0f}});
+    CHECK(std::isnan(nmt::train::softmax_cross_entropy(nan_logits, torch::tensor({0}, torch::kLong)).item<double>()));
+    auto inf_logits = torch::tensor({{0.0f, INFINITY, 1.0f}});
+    CHECK(std::isnan(nmt::train::softmax_cross_entropy(inf_logits, torch::tensor({0}, torch::kLong)).item<double>()));
+  }
+  SECTION("labels outside the vocabulary are rejected") {
+    CHECK_THROWS_WITH(nmt::train::softmax_cross_entropy(torch::zeros({2, 3}), torch::tensor({0, 3}, torch::kLong)),
+                      Catch::Contains("label 3 at row 1 is outside [0, 3)"));
+  }
+  SECTION("double logits take torch's path and agree") {
+    auto logits = torch::randn({4, 9}, torch::kDouble);
+    auto labels = torch::tensor({0, 8, 3, 3}, torch::kLong);
+    auto a = nmt::train::softmax_cross_entropy(logits, labels, 0.1);
+    auto b = nmt::train::softmax_cross_entropy(logits.to(torch::kFloat), labels, 0.1);
+    CHECK((a - b.to(torch::kDouble)).abs().max().item<double>() < 1e-5);
+  }
+}
+
+TEST_CASE("loss from decoder features projects only valid positions and equals the loss from logits", "[loss]") {
+  nmt::common::ModelConfig c;
+  c.type = GENERATE(as<std::string>{}, "seq2seq", "seq2seq_attention", "transformer");
+  c.num_hiddens = 16;
+  c.embed_size = 8;
+  c.ffn_num_hiddens = 32;
+  c.dropout = 0.0;
+  torch::manual_seed(5);
+  auto model = nmt::models::make_model(c, 11, 13);
+  const auto src = torch::randint(1, 11, {3, 5}, torch::kLong), tgt = torch::randint(1, 13, {3, 4}, torch::kLong);
+  const auto src_lens = torch::tensor({5, 2, 1}, torch::kLong), tgt_lens = torch::tensor({4, 1, 3}, torch::kLong);
+  const auto features = model->forward_features(src, src_lens, tgt);
+  REQUIRE(features.sizes() == torch::IntArrayRef({3, 4, 16}));
+  const auto from_features = nmt::train::masked_cross_entropy(*model, features, tgt, tgt_lens, 0.1);
+  CHECK(from_features.num_tokens.item<double>() == 8.0);
+  const auto from_logits = nmt::train::masked_cross_entropy(model->forward(src, src_lens, tgt), tgt, tgt_lens, 0.1);
+  CHECK_THAT(from_features.sum.item<double>(), WithinRel(from_logits.sum.item<double>(), 1e-5));
+  SECTION("valid_positions lists b*steps + t for t < valid_len") {
+    const auto rows = nmt::train::valid_positions(tgt_lens, 4);
+    CHECK(rows.equal(torch::tensor({0, 1, 2, 3, 4, 8, 9, 10}, torch::kLong)));
+  }
+  SECTION("the gradient reaches every parameter") {
+    from_features.mean().backward();
+    for (const auto& p : model->named_parameters()) {
+      INFO(p.key());
+      REQUIRE(p.value().grad().defined());
+    }
+  }
 }

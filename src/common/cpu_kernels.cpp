@@ -1,0 +1,137 @@
+// Built with -O3 -fno-math-errno -fno-trapping-math (CMakeLists.txt). Reductions use kLanes independent
+// accumulators, which the compiler vectorises without reassociating floating-point sums (no -ffast-math).
+#include "common/cpu_kernels.h"
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define NMT_CLONES __attribute__((target_clones("default", "arch=haswell", "arch=skylake-avx512")))
+#else
+#define NMT_CLONES
+#endif
+
+namespace nmt::common::kernels {
+
+namespace {
+
+constexpr int kLanes = 16;
+
+/// e^x for x <= 0 (or NaN), Cephes `expf` polynomial on r = x − k·ln2, |r| <= ln2/2, times 2^k built in the
+/// exponent bits. k is rounded with the 1.5·2^23 trick, which leaves k + 0x4B400000 in the float's bits.
+inline __attribute__((always_inline)) float exp_nonpositive(float x) {
+  x = x < -87.0f ? -87.0f : x;
+  const float shifted = x * 1.44269504088896341f + 12582912.0f;
+  const float k = shifted - 12582912.0f;
+  float r = x - k * 0.693359375f;
+  r = r - k * -2.12194440e-4f;
+  float y = 1.9875691500e-4f;
+  y = y * r + 1.3981999507e-3f;
+  y = y * r + 8.3334519073e-3f;
+  y = y * r + 4.1665795894e-2f;
+  y = y * r + 1.6666665459e-1f;
+  y = y * r + 5.0000001201e-1f;
+  y = y * (r * r) + r + 1.0f;
+  const uint32_t bits = __builtin_bit_cast(uint32_t, shifted);
+  const uint32_t pow2 = (bits + (127u - 0x4B400000u)) << 23;
+  return y * __builtin_bit_cast(float, pow2);
+}
+
+/// Wellons' lowbias32 integer hash.
+inline __attribute__((always_inline)) uint32_t lowbias32(uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7feb352du;
+  x ^= x >> 15;
+  x *= 0x846ca68bu;
+  x ^= x >> 16;
+  return x;
+}
+
+}  // namespace
+
+NMT_CLONES
+float softmax_cross_entropy_row(const float* logits, float* grad, int64_t n, int64_t label, float label_smoothing) {
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  // Pass 1: maximum and sum of the logits.
+  float lane_max[kLanes], lane_sum[kLanes];
+  for (int k = 0; k < kLanes; ++k) lane_max[k] = kNegInf, lane_sum[k] = 0.0f;
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int k = 0; k < kLanes; ++k) {
+      const float v = logits[j + k];
+      lane_max[k] = v > lane_max[k] ? v : lane_max[k];
+      lane_sum[k] += v;
+    }
+  float max = kNegInf, sum = 0.0f;
+  for (int k = 0; k < kLanes; ++k) max = lane_max[k] > max ? lane_max[k] : max, sum += lane_sum[k];
+  for (; j < n; ++j) max = logits[j] > max ? logits[j] : max, sum += logits[j];
+  // A NaN never wins a comparison but does reach the sum; +inf - inf below gives NaN too.
+  if (std::isnan(sum)) max = sum;
+  // Pass 2: e^(x - max) into grad, and its sum.
+  float lane_exp[kLanes];
+  for (int k = 0; k < kLanes; ++k) lane_exp[k] = 0.0f;
+  j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int k = 0; k < kLanes; ++k) {
+      const float e = exp_nonpositive(logits[j + k] - max);
+      grad[j + k] = e;
+      lane_exp[k] += e;
+    }
+  float sum_exp = 0.0f;
+  for (int k = 0; k < kLanes; ++k) sum_exp += lane_exp[k];
+  for (; j < n; ++j) {
+    const float e = exp_nonpositive(logits[j] - max);
+    grad[j] = e;
+    sum_exp += e;
+  }
+  // Pass 3: softmax minus the smoothed target.
+  const float inv = 1.0f / sum_exp;
+  const float uniform = label_smoothing / static_cast<float>(n);
+  for (j = 0; j < n; ++j) grad[j] = grad[j] * inv - uniform;
+  grad[label] -= 1.0f - label_smoothing;
+  const float log_sum_exp = max + std::log(sum_exp);
+  return log_sum_exp - (1.0f - label_smoothing) * logits[label] - uniform * sum;
+}
+
+NMT_CLONES
+void adam_update(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, int64_t n, float step_size,
+                 float beta1, float beta2, float sqrt_bias_correction2, float eps, float grad_scale,
+                 float weight_decay) {
+  const float one_minus_beta1 = 1.0f - beta1, one_minus_beta2 = 1.0f - beta2;
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = grad[i] * grad_scale + weight_decay * param[i];
+    const float m = beta1 * exp_avg[i] + one_minus_beta1 * g;
+    const float v = beta2 * exp_avg_sq[i] + one_minus_beta2 * g * g;
+    exp_avg[i] = m;
+    exp_avg_sq[i] = v;
+    param[i] -= step_size * m / (std::sqrt(v) / sqrt_bias_correction2 + eps);
+  }
+}
+
+NMT_CLONES
+double sum_of_squares(const float* x, int64_t n) {
+  double lane[kLanes];
+  for (int k = 0; k < kLanes; ++k) lane[k] = 0.0;
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int k = 0; k < kLanes; ++k) lane[k] += static_cast<double>(x[i + k]) * static_cast<double>(x[i + k]);
+  double total = 0.0;
+  for (int k = 0; k < kLanes; ++k) total += lane[k];
+  for (; i < n; ++i) total += static_cast<double>(x[i]) * static_cast<double>(x[i]);
+  return total;
+}
+
+NMT_CLONES
+void dropout_mask(float* out, int64_t n, uint64_t seed, int64_t offset, float keep) {
+  const uint32_t seed_lo = static_cast<uint32_t>(seed), seed_hi = static_cast<uint32_t>(seed >> 32);
+  // keep with probability `keep`: the top 24 bits of the hash, uniform in [0, 2^24), below keep·2^24.
+  const uint32_t threshold = static_cast<uint32_t>(static_cast<double>(keep) * 16777216.0);
+  const float scale = 1.0f / keep;
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t h = lowbias32(lowbias32(static_cast<uint32_t>(offset + i) ^ seed_lo) + seed_hi);
+    out[i] = (h >> 8) < threshold ? scale : 0.0f;
+  }
+}
+
+}  // namespace nmt::common::kernels

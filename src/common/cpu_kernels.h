@@ -1,0 +1,40 @@
+#pragma once
+
+#include <cstdint>
+
+/// \file
+/// Fused float32 CPU loops for the parts of a training step that LibTorch 1.13 runs as several
+/// memory-bound passes: softmax cross-entropy over the target vocabulary, the Adam update and dropout
+/// masks. Plain C++ (no LibTorch types) so the file compiles quickly and on its own flags; every
+/// function is built three times (generic x86-64, Haswell AVX2+FMA, Skylake-AVX-512) and the loader
+/// picks the best one for the running CPU (GCC `target_clones`). Callers check shapes, strides and dtypes.
+
+namespace nmt::common::kernels {
+
+/// Softmax cross-entropy of one row of logits with label smoothing, and its gradient, in one call.
+///
+/// `logits` and `grad` point at `n` floats; `label` is in [0, n); `label_smoothing` ε in [0, 1).
+/// Writes `grad[j] = softmax(logits)[j] − ε/n − (1−ε)·[j = label]` (∂loss/∂logits) and returns
+/// `loss = logsumexp(logits) − (1−ε)·logits[label] − ε·mean(logits)`, the same quantity as PyTorch's
+/// `cross_entropy(..., label_smoothing=ε)` (Szegedy et al. 2016). exp is a Cephes-style polynomial with
+/// about 2 ulp relative error; inputs below max − 87 count as e^−87. A NaN or infinite logit makes the
+/// loss NaN. Three passes over the row, the last two in cache.
+float softmax_cross_entropy_row(const float* logits, float* grad, int64_t n, int64_t label, float label_smoothing);
+
+/// One Adam step (Kingma & Ba 2015, as torch::optim::Adam without amsgrad) over `n` parameters:
+/// g = grad_scale·grad + weight_decay·param; exp_avg = β1·exp_avg + (1−β1)·g;
+/// exp_avg_sq = β2·exp_avg_sq + (1−β2)·g²; param −= step_size · exp_avg / (√exp_avg_sq / sqrt_bias_correction2 + eps)
+/// with step_size = lr / (1 − β1^t) and sqrt_bias_correction2 = √(1 − β2^t). One pass over the four arrays.
+void adam_update(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, int64_t n, float step_size,
+                 float beta1, float beta2, float sqrt_bias_correction2, float eps, float grad_scale,
+                 float weight_decay);
+
+/// Sum of squares of `n` floats, accumulated in double per lane (for gradient-norm clipping).
+double sum_of_squares(const float* x, int64_t n);
+
+/// Inverted-dropout mask: `out[i]` = `1/keep` with probability `keep`, else 0, for `i` < `n`. Bits come from
+/// a counter-based hash of (`seed`, `offset + i`) (two rounds of Wellons' lowbias32), so a mask depends only
+/// on the seed and the element index, not on threads or SIMD width. `keep` in (0, 1].
+void dropout_mask(float* out, int64_t n, uint64_t seed, int64_t offset, float keep);
+
+}  // namespace nmt::common::kernels

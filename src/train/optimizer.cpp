@@ -1,0 +1,98 @@
+#include "train/optimizer.h"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include <c10/util/string_utils.h>
+#include <torch/torch.h>
+
+#include "common/cpu_kernels.h"
+
+namespace nmt::train {
+
+namespace {
+
+bool fusable(const torch::Tensor& p) {
+  return p.device().is_cpu() && p.scalar_type() == torch::kFloat && p.is_contiguous() && p.grad().defined() &&
+         !p.grad().is_sparse() && p.grad().is_contiguous() && p.grad().scalar_type() == torch::kFloat;
+}
+
+}  // namespace
+
+double FusedAdam::clip_grad_norm(double max_norm) {
+  if (!(max_norm > 0))
+    throw std::invalid_argument("clip_grad_norm: max_norm must be positive, got " + std::to_string(max_norm));
+  double sum_sq = 0.0;
+  for (const auto& group : param_groups())
+    for (const auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      if (fusable(p))
+        sum_sq += common::kernels::sum_of_squares(p.grad().data_ptr<float>(), p.grad().numel());
+      else
+        sum_sq += p.grad().detach().to(torch::kDouble).pow(2).sum().item<double>();
+    }
+  const double norm = std::sqrt(sum_sq);
+  const double coef = max_norm / (norm + 1e-6);
+  grad_scale_ = coef < 1.0 ? coef : 1.0;
+  return norm;
+}
+
+torch::Tensor FusedAdam::step(LossClosure closure) {
+  const double scale = grad_scale_;
+  grad_scale_ = 1.0;
+  bool all_fusable = true;
+  for (const auto& group : param_groups()) {
+    all_fusable = all_fusable && !static_cast<const torch::optim::AdamOptions&>(group.options()).amsgrad();
+    for (const auto& p : group.params()) all_fusable = all_fusable && (!p.grad().defined() || fusable(p));
+  }
+  if (!all_fusable) {  // CUDA, other dtypes, amsgrad: LibTorch's Adam on clipped gradients
+    if (scale != 1.0) {
+      torch::NoGradGuard no_grad;
+      for (auto& group : param_groups())
+        for (auto& p : group.params())
+          if (p.grad().defined()) p.mutable_grad().mul_(scale);
+    }
+    return torch::optim::Adam::step(std::move(closure));
+  }
+  torch::NoGradGuard no_grad;
+  torch::Tensor loss;
+  if (closure) {
+    torch::AutoGradMode enable_grad(true);
+    loss = closure();
+  }
+  for (auto& group : param_groups()) {
+    const auto& options = static_cast<const torch::optim::AdamOptions&>(group.options());
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      const std::string key = c10::guts::to_string(p.unsafeGetTensorImpl());
+      auto it = state_.find(key);
+      if (it == state_.end()) {  // as LibTorch initialises it
+        auto fresh = std::make_unique<torch::optim::AdamParamState>();
+        fresh->step(0);
+        fresh->exp_avg(torch::zeros_like(p, torch::MemoryFormat::Contiguous));
+        fresh->exp_avg_sq(torch::zeros_like(p, torch::MemoryFormat::Contiguous));
+        it = state_.emplace(key, std::move(fresh)).first;
+      }
+      auto& state = static_cast<torch::optim::AdamParamState&>(*it->second);
+      auto exp_avg = state.exp_avg(), exp_avg_sq = state.exp_avg_sq();
+      TORCH_CHECK(exp_avg.is_contiguous() && exp_avg_sq.is_contiguous() && exp_avg.numel() == p.numel() &&
+                      exp_avg_sq.numel() == p.numel() && exp_avg.scalar_type() == torch::kFloat &&
+                      exp_avg_sq.scalar_type() == torch::kFloat,
+                  "FusedAdam: optimizer state does not match the parameter of shape ", p.sizes());
+      state.step(state.step() + 1);
+      const double beta1 = std::get<0>(options.betas()), beta2 = std::get<1>(options.betas());
+      const double bias_correction1 = 1.0 - std::pow(beta1, static_cast<double>(state.step()));
+      const double bias_correction2 = 1.0 - std::pow(beta2, static_cast<double>(state.step()));
+      common::kernels::adam_update(p.data_ptr<float>(), p.grad().data_ptr<float>(), exp_avg.data_ptr<float>(),
+                                   exp_avg_sq.data_ptr<float>(), p.numel(),
+                                   static_cast<float>(options.lr() / bias_correction1), static_cast<float>(beta1),
+                                   static_cast<float>(beta2), static_cast<float>(std::sqrt(bias_correction2)),
+                                   static_cast<float>(options.eps()), static_cast<float>(scale),
+                                   static_cast<float>(options.weight_decay()));
+    }
+  }
+  return loss;
+}
+
+}  // namespace nmt::train
