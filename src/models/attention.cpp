@@ -30,7 +30,7 @@ AdditiveAttentionImpl::AdditiveAttentionImpl(const AdditiveAttentionOptions& o) 
   W_k = register_module("W_k", torch::nn::Linear(torch::nn::LinearOptions(o.key_size, o.num_hiddens).bias(false)));
   W_q = register_module("W_q", torch::nn::Linear(torch::nn::LinearOptions(o.query_size, o.num_hiddens).bias(false)));
   w_v = register_module("w_v", torch::nn::Linear(torch::nn::LinearOptions(o.num_hiddens, 1).bias(false)));
-  dropout_ = register_module("dropout", torch::nn::Dropout(o.dropout));
+  dropout_ = register_module("dropout", Dropout(o.dropout));
 }
 
 torch::Tensor AdditiveAttentionImpl::project_keys(const torch::Tensor& keys) { return W_k->forward(keys); }

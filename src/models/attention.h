@@ -2,10 +2,11 @@
 // Masked softmax and Bahdanau additive attention (d2l.ai §11.3, §11.4; Bahdanau et al. 2014).
 
 #include <torch/nn/module.h>
-#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
+
+#include "models/dropout.h"
 
 namespace nmt::models {
 
@@ -37,7 +38,7 @@ class AdditiveAttentionImpl : public torch::nn::Module {
 
  private:
   torch::nn::Linear W_k{nullptr}, W_q{nullptr}, w_v{nullptr};
-  torch::nn::Dropout dropout_{nullptr};
+  Dropout dropout_{nullptr};
 };
 TORCH_MODULE(AdditiveAttention);
 

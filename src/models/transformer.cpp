@@ -34,7 +34,7 @@ MultiHeadAttentionImpl::MultiHeadAttentionImpl(int64_t num_hiddens, int64_t num_
   W_k = register_module("W_k", make_linear(num_hiddens, num_hiddens, false));
   W_v = register_module("W_v", make_linear(num_hiddens, num_hiddens, false));
   W_o = register_module("W_o", make_linear(num_hiddens, num_hiddens, false));
-  dropout_ = register_module("dropout", torch::nn::Dropout(dropout));
+  dropout_ = register_module("dropout", Dropout(dropout));
 }
 
 torch::Tensor MultiHeadAttentionImpl::split_heads(const torch::Tensor& x) const {
@@ -100,7 +100,7 @@ torch::Tensor positional_encoding_table(int64_t max_len, int64_t num_hiddens) {
 PositionalEncodingImpl::PositionalEncodingImpl(int64_t num_hiddens, double dropout, int64_t max_len) {
   check_dropout(dropout, "PositionalEncoding");
   P_ = register_buffer("P", positional_encoding_table(max_len, num_hiddens));
-  dropout_ = register_module("dropout", torch::nn::Dropout(dropout));
+  dropout_ = register_module("dropout", Dropout(dropout));
 }
 
 torch::Tensor PositionalEncodingImpl::forward(const torch::Tensor& x, int64_t offset) {
@@ -116,7 +116,7 @@ torch::Tensor PositionalEncodingImpl::forward(const torch::Tensor& x, int64_t of
 // ---------------------------------------------------------------------------------------------- blocks
 
 AddNormImpl::AddNormImpl(int64_t num_hiddens, double dropout) {
-  dropout_ = register_module("dropout", torch::nn::Dropout(dropout));
+  dropout_ = register_module("dropout", Dropout(dropout));
   ln = register_module("ln", torch::nn::LayerNorm(torch::nn::LayerNormOptions({num_hiddens})));
 }
 

@@ -9,13 +9,13 @@
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
-#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
 
+#include "models/dropout.h"
 #include "models/seq2seq.h"
 
 namespace nmt::models {
@@ -56,7 +56,7 @@ class MultiHeadAttentionImpl : public torch::nn::Module {
   int64_t num_hiddens_;
   int64_t num_heads_;
   torch::nn::Linear W_q{nullptr}, W_k{nullptr}, W_v{nullptr}, W_o{nullptr};
-  torch::nn::Dropout dropout_{nullptr};
+  Dropout dropout_{nullptr};
 };
 TORCH_MODULE(MultiHeadAttention);
 
@@ -77,7 +77,7 @@ class PositionalEncodingImpl : public torch::nn::Module {
 
  private:
   torch::Tensor P_;
-  torch::nn::Dropout dropout_{nullptr};
+  Dropout dropout_{nullptr};
 };
 TORCH_MODULE(PositionalEncoding);
 
@@ -94,7 +94,7 @@ class AddNormImpl : public torch::nn::Module {
   torch::Tensor normalize(const torch::Tensor& x);
 
  private:
-  torch::nn::Dropout dropout_{nullptr};
+  Dropout dropout_{nullptr};
   torch::nn::LayerNorm ln{nullptr};
 };
 TORCH_MODULE(AddNorm);
