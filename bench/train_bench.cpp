@@ -75,8 +75,9 @@ torch::Tensor teacher_forcing_input(const torch::Tensor& tgt, int64_t bos) {
 }
 
 /// FLOPs of one training step (forward + backward) counted from the matrix multiplies only, for a batch of
-/// `batch` sentence pairs with `src_steps` / `tgt_steps` columns (after trimming) and `src_tokens` = Σ source
-/// valid_len. Not counted: embedding lookups, element-wise ops (GRU gates, tanh, softmax, LayerNorm,
+/// `batch` sentence pairs with `src_steps` / `tgt_steps` columns (after trimming), `src_tokens` = Σ source
+/// valid_len and `tgt_tokens` = Σ target valid_len (the output layer runs on valid target positions only,
+/// train::masked_cross_entropy). Not counted: embedding lookups, element-wise ops (GRU gates, tanh, softmax, LayerNorm,
 /// dropout), the loss, gradient clipping and Adam — all O(params) or O(activations), not O(params·tokens).
 ///
 /// Forward: a weight matrix of m parameters applied to one position costs 2·m FLOPs (multiply + add), so
@@ -84,34 +85,34 @@ torch::Tensor teacher_forcing_input(const torch::Tensor& tgt, int64_t bos) {
 /// value matmuls, 2·d per (query, key) pair each. Backward costs twice the forward (gradients with respect
 /// to the inputs and to the weights), so a step = 3 × forward. Sizes: E embed, H hiddens, L layers (the
 /// Transformer decoder uses num_decoder_layers, 0 = L), F FFN width, V target vocabulary, B batch,
-/// S = Σ src valid_len, Ts/Tt the source/target columns.
+/// S = Σ src valid_len, N = Σ tgt valid_len, Ts/Tt the source/target columns.
 ///  - seq2seq: encoder GRU (packed, so S positions): 3H(E+H) + (L-1)·3H(2H) weights; decoder GRU on B·Tt
-///    positions: 3H(E+2H) + (L-1)·3H(2H); output layer H·V on B·Tt.
+///    positions: 3H(E+2H) + (L-1)·3H(2H); output layer H·V on N.
 ///  - seq2seq_attention: as seq2seq, plus W_k (H²) on B·Ts encoder outputs, W_q (H²) on B·Tt queries, and
 ///    per (query, key) pair the score vector w_v (H) and the context bmm (H): 2·B·Tt·Ts·2H.
 ///  - transformer: per encoder layer on B·Ts positions 4H² (W_q, W_k, W_v, W_o) + 2HF (FFN) and attention
 ///    2·B·Ts·Ts·2H; per decoder layer on B·Tt positions 4H² (self) + 2H² (cross W_q, W_o) + 2HF, on B·Ts
 ///    positions 2H² (cross W_k, W_v), attention 2·B·Tt·Tt·2H (self, computed over the full square) +
-///    2·B·Tt·Ts·2H (cross); output layer H·V on B·Tt.
+///    2·B·Tt·Ts·2H (cross); output layer H·V on N.
 double step_flops(const nmt::common::ModelConfig& m, int64_t tgt_vocab, int64_t batch, int64_t src_steps,
-                  int64_t tgt_steps, int64_t src_tokens) {
+                  int64_t tgt_steps, int64_t src_tokens, int64_t tgt_tokens) {
   const double E = static_cast<double>(m.embed_size), H = static_cast<double>(m.num_hiddens);
   const double L = static_cast<double>(m.num_layers), F = static_cast<double>(m.ffn_num_hiddens);
   const double V = static_cast<double>(tgt_vocab), B = static_cast<double>(batch);
   const double Ts = static_cast<double>(src_steps), Tt = static_cast<double>(tgt_steps);
-  const double S = static_cast<double>(src_tokens);
+  const double S = static_cast<double>(src_tokens), N = static_cast<double>(tgt_tokens);
   double forward = 0;  // multiply-adds, doubled below
   if (m.type == "seq2seq" || m.type == "seq2seq_attention") {
     const double upper = (L - 1) * 3 * H * (2 * H);
     forward += S * (3 * H * (E + H) + upper);
     forward += B * Tt * (3 * H * (E + 2 * H) + upper);
-    forward += B * Tt * H * V;
+    forward += N * H * V;
     if (m.type == "seq2seq_attention") forward += B * Ts * H * H + B * Tt * H * H + B * Tt * Ts * 2 * H;
   } else {
     const double Ld = static_cast<double>(m.num_decoder_layers > 0 ? m.num_decoder_layers : m.num_layers);
     forward += L * (B * Ts * (4 * H * H + 2 * H * F) + B * Ts * Ts * 2 * H);
     forward += Ld * (B * Tt * (6 * H * H + 2 * H * F) + B * Ts * 2 * H * H + B * Tt * Tt * 2 * H + B * Tt * Ts * 2 * H);
-    forward += B * Tt * H * V;
+    forward += N * H * V;
   }
   return 3.0 * 2.0 * forward;
 }
@@ -255,8 +256,9 @@ int main(int argc, char** argv) {
       timed_seconds += dt;
       min_step = std::min(min_step, dt);
       const int64_t src_tokens = b.src_valid_len.clamp_max(b.src.size(1)).sum().item<int64_t>();
-      timed_tokens += static_cast<double>(b.tgt_valid_len.sum().item<int64_t>());
-      timed_flops += step_flops(mc, tgt_vocab.size(), b.size(), b.src.size(1), b.tgt.size(1), src_tokens);
+      const int64_t tgt_tokens = b.tgt_valid_len.clamp_max(b.tgt.size(1)).sum().item<int64_t>();
+      timed_tokens += static_cast<double>(tgt_tokens);
+      timed_flops += step_flops(mc, tgt_vocab.size(), b.size(), b.src.size(1), b.tgt.size(1), src_tokens, tgt_tokens);
     }
     const int64_t rss_after_train = peak_rss_bytes();
     const double gemm = gemm_size > 0 ? gemm_ceiling_gflops(gemm_size, 10) : 0.0;
@@ -289,7 +291,7 @@ int main(int argc, char** argv) {
                 {"gflop_per_step", timed_flops / static_cast<double>(batches) / 1e9},
                 {"gflops", gflops},
                 {"flops_counted", "matmuls only: 3 x 2 x (weights x positions + attention scores/values); "
-                                  "GRU encoder on valid source tokens (packed), batches trimmed"},
+                                  "GRU encoder on valid source tokens (packed), output layer on valid target tokens, batches trimmed"},
                 {"gemm_size", gemm_size},
                 {"gemm_ceiling_gflops", gemm},
                 {"percent_of_ceiling", gemm > 0 ? 100.0 * gflops / gemm : 0.0},

@@ -14,34 +14,41 @@ SearchResult greedy_search(models::Seq2SeqModelImpl& model, const torch::Tensor&
   const int64_t batch = src.size(0);
   models::DecoderState state = model.init_state(model.encode(src, src_valid_lens, record));
   state.record = record;
-  auto input = torch::full({batch, 1}, bos, src.options().dtype(torch::kLong));
-  auto finished = torch::zeros({batch}, src.options().dtype(torch::kBool));
-  auto lengths = torch::full({batch}, max_len, src.options().dtype(torch::kLong));
-  std::vector<torch::Tensor> outputs;
-  for (int64_t t = 0; t < max_len; ++t) {
-    auto logits = model.step(input, state);  // [batch, 1, vocab]
-    auto next = logits.argmax(-1);           // [batch, 1]
-    outputs.push_back(next);
-    auto is_eos = next.squeeze(1) == eos;
-    // A sentence's length is the step at which it first emits <eos>.
-    lengths.masked_fill_(is_eos & finished.logical_not(), t + 1);
-    finished |= is_eos;
-    input = next;
-    if (finished.all().item<bool>()) break;
-  }
-  auto ids = torch::cat(outputs, 1).to(torch::kCPU);  // [batch, steps]
-  auto lens = lengths.to(torch::kCPU);
-  auto ids_a = ids.accessor<int64_t, 2>();
-  auto lens_a = lens.accessor<int64_t, 1>();
   SearchResult result;
   result.tokens.resize(static_cast<std::size_t>(batch));
-  result.steps.resize(static_cast<std::size_t>(batch));
-  const int64_t taken = ids.size(1);
-  for (int64_t b = 0; b < batch; ++b) {
-    const int64_t steps = std::min(lens_a[b], taken);
-    result.steps[b] = steps;
-    for (int64_t t = 0; t < steps; ++t)
-      if (ids_a[b][t] != eos) result.tokens[b].push_back(ids_a[b][t]);
+  result.steps.assign(static_cast<std::size_t>(batch), max_len);
+  // Rows still decoding, as indices into the original batch. Finished rows leave the batch (and the decoder
+  // state) unless attention is recorded, whose chunks keep one row per sentence.
+  std::vector<int64_t> active(static_cast<std::size_t>(batch));
+  for (int64_t b = 0; b < batch; ++b) active[static_cast<std::size_t>(b)] = b;
+  std::vector<bool> finished(static_cast<std::size_t>(batch), false);
+  auto input = torch::full({batch, 1}, bos, src.options().dtype(torch::kLong));
+  for (int64_t t = 0; t < max_len; ++t) {
+    auto next = model.step(input, state).argmax(-1);  // [rows, 1]
+    const auto next_host = next.squeeze(1).to(torch::kCPU);
+    const auto ids = next_host.accessor<int64_t, 1>();
+    std::vector<int64_t> keep;
+    for (std::size_t r = 0; r < active.size(); ++r) {
+      const auto b = static_cast<std::size_t>(active[r]);
+      if (finished[b]) continue;  // only when recording: the row stays for the attention chunks
+      if (ids[static_cast<int64_t>(r)] == eos) {
+        finished[b] = true;
+        result.steps[b] = t + 1;
+      } else {
+        result.tokens[b].push_back(ids[static_cast<int64_t>(r)]);
+        keep.push_back(static_cast<int64_t>(r));
+      }
+    }
+    if (keep.empty()) break;
+    if (record == nullptr && keep.size() < active.size()) {
+      const auto index = torch::tensor(keep, torch::kLong).to(next.device());
+      state.select(index);
+      next = next.index_select(0, index);
+      std::vector<int64_t> still;
+      for (const int64_t r : keep) still.push_back(active[static_cast<std::size_t>(r)]);
+      active.swap(still);
+    }
+    input = next;
   }
   return result;
 }

@@ -103,10 +103,12 @@ std::vector<Translation> Translator::translate_tokens(const std::vector<std::vec
     }
     auto src = torch::full({n, width}, src_vocab_.pad(), torch::kLong);
     auto lens = torch::empty({n}, torch::kLong);
+    auto src_a = src.accessor<int64_t, 2>();
+    auto lens_a = lens.accessor<int64_t, 1>();
     for (int64_t r = 0; r < n; ++r) {
       const auto& e = encoded[static_cast<std::size_t>(r)];
-      for (int64_t c = 0; c < e.valid_len; ++c) src[r][c] = e.ids[static_cast<std::size_t>(c)];
-      lens[r] = e.valid_len;
+      for (int64_t c = 0; c < e.valid_len; ++c) src_a[r][c] = e.ids[static_cast<std::size_t>(c)];
+      lens_a[r] = e.valid_len;
     }
     models::AttentionRecord record;
     SearchResult result = greedy_search(*model_, src.to(device_), lens.to(device_), tgt_vocab_.bos(), tgt_vocab_.eos(),
