@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
   std::string config_path, model_type, label = "custom";
   int64_t embed = 0, hiddens = 0, layers = 0, heads = 0, ffn = 0, batch = 0, threads = -1, num_examples = 0;
   int64_t warmup = 3, batches = 30, decode = 2000, decode_batch = 128, decode1 = 500, gemm_size = 1024;
-  double dropout = -1;
+  double dropout = -1, decode_train_seconds = 0;
   std::string data_path;
   app.add_option("--config", config_path, "JSON run config (model/train/data sections) to start from");
   app.add_option("--model", model_type, "model type: seq2seq | seq2seq_attention | transformer");
@@ -182,6 +182,8 @@ int main(int argc, char** argv) {
   app.add_option("--batches", batches, "timed training batches")->check(CLI::PositiveNumber);
   app.add_option("--decode", decode, "sentences for batched greedy decoding (0 = skip)")->check(CLI::NonNegativeNumber);
   app.add_option("--decode-batch", decode_batch, "batch size of batched decoding")->check(CLI::PositiveNumber);
+  app.add_option("--decode-train-seconds", decode_train_seconds,
+                 "untimed training (seconds) after the timed batches, before decoding")->check(CLI::NonNegativeNumber);
   app.add_option("--decode1", decode1, "sentences decoded one at a time (0 = skip)")->check(CLI::NonNegativeNumber);
   app.add_option("--gemm-size", gemm_size, "n of the n x n sgemm ceiling (0 = skip)")->check(CLI::NonNegativeNumber);
   CLI11_PARSE(app, argc, argv);
@@ -239,20 +241,25 @@ int main(int argc, char** argv) {
     std::size_t next = 0;
     double timed_seconds = 0, timed_tokens = 0, timed_flops = 0, min_step = 1e30;
     auto loss_sum = torch::zeros({});
-    for (int64_t i = 0; i < warmup + batches; ++i) {
+    // One training step on the next batch of the shuffled epoch; returns the batch it trained on and its loss.
+    auto train_step = [&]() {
       if (next == order.size()) order = nmt::data::epoch_batches(dataset, tc.batch_size, tc.seed, ++epoch, false), next = 0;
       const auto& index = order[next++];
-      const auto t0 = Clock::now();
-      const nmt::data::Batch b = nmt::data::gather_batch(dataset, index, /*trim=*/true);
+      nmt::data::Batch b = nmt::data::gather_batch(dataset, index, /*trim=*/true);
       for (auto& p : params) p.mutable_grad().reset();
       auto features = model->forward_features(b.src, b.src_valid_len, teacher_forcing_input(b.tgt, bos));
-      const auto l = nmt::train::masked_cross_entropy(*model, features, b.tgt, b.tgt_valid_len, tc.label_smoothing);
+      auto l = nmt::train::masked_cross_entropy(*model, features, b.tgt, b.tgt_valid_len, tc.label_smoothing);
       l.mean().backward();
       if (tc.grad_clip > 0) optimizer.clip_grad_norm(tc.grad_clip);
       optimizer.step();
-      if (i >= warmup) loss_sum += l.sum.detach();
+      return std::make_pair(std::move(b), std::move(l));
+    };
+    for (int64_t i = 0; i < warmup + batches; ++i) {
+      const auto t0 = Clock::now();
+      const auto [b, l] = train_step();
       const double dt = seconds_between(t0, Clock::now());
       if (i < warmup) continue;
+      loss_sum += l.sum.detach();
       timed_seconds += dt;
       min_step = std::min(min_step, dt);
       const int64_t src_tokens = b.src_valid_len.clamp_max(b.src.size(1)).sum().item<int64_t>();
@@ -303,7 +310,16 @@ int main(int argc, char** argv) {
 
     // Decoding: a stride sample over the whole corpus (fra.txt is ordered by length): pair k·P/n for k < n;
     // the one-at-a-time set is a stride sample of that sample, so both sets have the same length profile.
-    json decoding{{"weights", "after the warm-up and timed training batches"}};
+    // More (untimed) training before decoding, so that the model emits sentences of realistic length: the
+    // decoding time follows the number of decoder steps, and a barely trained model stops at once.
+    int64_t decode_train_batches = 0;
+    if (decode > 0 || decode1 > 0) {
+      const auto start = Clock::now();
+      while (seconds_between(start, Clock::now()) < decode_train_seconds) train_step(), ++decode_train_batches;
+    }
+    json decoding{{"weights", "after the warm-up and timed batches and " + std::to_string(decode_train_batches) +
+                                  " more batches (" + std::to_string(decode_train_seconds) + " s)"},
+                  {"extra_training_batches", decode_train_batches}};
     auto stride_sample = [](const std::vector<std::vector<std::string>>& from, std::size_t n) {
       n = std::min(n, from.size());
       std::vector<std::vector<std::string>> out;

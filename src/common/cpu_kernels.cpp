@@ -95,6 +95,80 @@ float softmax_cross_entropy_row(const float* logits, float* grad, int64_t n, int
 }
 
 NMT_CLONES
+void matmul_nn(const float* a, const float* b, float* out, int64_t batch, int64_t m, int64_t k, int64_t n) {
+  for (int64_t p = 0; p < batch; ++p) {
+    const float* ap = a + p * m * k;
+    const float* bp = b + p * k * n;
+    float* op = out + p * m * n;
+    for (int64_t i = 0; i < m; ++i) {
+      float* __restrict row = op + i * n;
+      for (int64_t j = 0; j < n; ++j) row[j] = 0.0f;
+      for (int64_t q = 0; q < k; ++q) {
+        const float s = ap[i * k + q];
+        const float* __restrict brow = bp + q * n;
+        for (int64_t j = 0; j < n; ++j) row[j] += s * brow[j];
+      }
+    }
+  }
+}
+
+NMT_CLONES
+void matmul_nt(const float* a, const float* b, float* out, int64_t batch, int64_t m, int64_t k, int64_t n) {
+  for (int64_t p = 0; p < batch; ++p) {
+    const float* ap = a + p * m * k;
+    const float* bp = b + p * n * k;
+    float* op = out + p * m * n;
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        const float* x = ap + i * k;
+        const float* y = bp + j * k;
+        float lane[kLanes];
+        for (int l = 0; l < kLanes; ++l) lane[l] = 0.0f;
+        int64_t q = 0;
+        for (; q + kLanes <= k; q += kLanes)
+          for (int l = 0; l < kLanes; ++l) lane[l] += x[q + l] * y[q + l];
+        float sum = 0.0f;
+        for (int l = 0; l < kLanes; ++l) sum += lane[l];
+        for (; q < k; ++q) sum += x[q] * y[q];
+        op[i * n + j] = sum;
+      }
+  }
+}
+
+NMT_CLONES
+void matmul_tn(const float* a, const float* b, float* out, int64_t batch, int64_t r, int64_t m, int64_t n) {
+  for (int64_t p = 0; p < batch; ++p) {
+    const float* ap = a + p * r * m;
+    const float* bp = b + p * r * n;
+    float* op = out + p * m * n;
+    for (int64_t e = 0; e < m * n; ++e) op[e] = 0.0f;
+    for (int64_t t = 0; t < r; ++t)
+      for (int64_t i = 0; i < m; ++i) {
+        const float s = ap[t * m + i];
+        float* __restrict row = op + i * n;
+        const float* __restrict brow = bp + t * n;
+        for (int64_t j = 0; j < n; ++j) row[j] += s * brow[j];
+      }
+  }
+}
+
+NMT_CLONES
+int64_t argmax(const float* x, int64_t n) {
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  float lane_max[kLanes];
+  for (int k = 0; k < kLanes; ++k) lane_max[k] = kNegInf;
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int k = 0; k < kLanes; ++k) lane_max[k] = x[j + k] > lane_max[k] ? x[j + k] : lane_max[k];
+  float max = kNegInf;
+  for (int k = 0; k < kLanes; ++k) max = lane_max[k] > max ? lane_max[k] : max;
+  for (; j < n; ++j) max = x[j] > max ? x[j] : max;
+  for (j = 0; j < n; ++j)
+    if (x[j] == max) return j;
+  return 0;  // every value NaN
+}
+
+NMT_CLONES
 void adam_update(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, int64_t n, float step_size,
                  float beta1, float beta2, float sqrt_bias_correction2, float eps, float grad_scale,
                  float weight_decay) {

@@ -21,6 +21,20 @@ namespace nmt::common::kernels {
 /// loss NaN. Three passes over the row, the last two in cache.
 float softmax_cross_entropy_row(const float* logits, float* grad, int64_t n, int64_t label, float label_smoothing);
 
+/// Small batched matrix products for attention (a few tens of rows and columns per matrix, hundreds of
+/// matrices), where one BLAS call per matrix costs more than the arithmetic. Row-major, contiguous, batch
+/// `batch`; `out` is overwritten. Products of `batch` pairs:
+///  - matmul_nn: out[m×n] = a[m×k] · b[k×n]
+///  - matmul_nt: out[m×n] = a[m×k] · b[n×k]ᵀ (dot products of rows; sums in 16 lanes, then across them)
+///  - matmul_tn: out[m×n] = a[r×m]ᵀ · b[r×n]
+void matmul_nn(const float* a, const float* b, float* out, int64_t batch, int64_t m, int64_t k, int64_t n);
+void matmul_nt(const float* a, const float* b, float* out, int64_t batch, int64_t m, int64_t k, int64_t n);
+void matmul_tn(const float* a, const float* b, float* out, int64_t batch, int64_t r, int64_t m, int64_t n);
+
+/// Index of the largest of `n` floats (`n` >= 1); the first one on ties. NaNs are skipped; when every value is
+/// NaN the result is 0. Vectorised maximum, then a scan for its first position (the row is in cache by then).
+int64_t argmax(const float* x, int64_t n);
+
 /// One Adam step (Kingma & Ba 2015, as torch::optim::Adam without amsgrad) over `n` parameters:
 /// g = grad_scale·grad + weight_decay·param; exp_avg = β1·exp_avg + (1−β1)·g;
 /// exp_avg_sq = β2·exp_avg_sq + (1−β2)·g²; param −= step_size · exp_avg / (√exp_avg_sq / sqrt_bias_correction2 + eps)

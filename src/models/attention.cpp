@@ -2,7 +2,85 @@
 
 #include <torch/torch.h>
 
+#include "common/cpu_kernels.h"
+
 namespace nmt::models {
+
+namespace {
+
+bool use_kernels(const torch::Tensor& a, const torch::Tensor& b) {
+  return a.device().is_cpu() && b.device().is_cpu() && a.scalar_type() == torch::kFloat &&
+         b.scalar_type() == torch::kFloat;
+}
+
+void check_batched(const torch::Tensor& a, const torch::Tensor& b, int64_t a_inner, int64_t b_inner, const char* what) {
+  TORCH_CHECK(a.dim() == 3 && b.dim() == 3 && a.size(0) == b.size(0) && a.size(a_inner) == b.size(b_inner), what,
+              ": shapes ", a.sizes(), " and ", b.sizes(), " do not multiply");
+}
+
+enum class Layout { kNN, kNT, kTN };
+
+/// out = op(a) · op(b) for contiguous float CPU tensors, Layout as in common::kernels::matmul_*.
+torch::Tensor run_kernel(Layout layout, const torch::Tensor& a_in, const torch::Tensor& b_in) {
+  const auto a = a_in.contiguous(), b = b_in.contiguous();
+  const int64_t batch = a.size(0);
+  if (layout == Layout::kNN) {
+    auto out = torch::empty({batch, a.size(1), b.size(2)}, a.options());
+    common::kernels::matmul_nn(a.data_ptr<float>(), b.data_ptr<float>(), out.data_ptr<float>(), batch, a.size(1),
+                               a.size(2), b.size(2));
+    return out;
+  }
+  if (layout == Layout::kNT) {
+    auto out = torch::empty({batch, a.size(1), b.size(1)}, a.options());
+    common::kernels::matmul_nt(a.data_ptr<float>(), b.data_ptr<float>(), out.data_ptr<float>(), batch, a.size(1),
+                               a.size(2), b.size(1));
+    return out;
+  }
+  auto out = torch::empty({batch, a.size(2), b.size(2)}, a.options());
+  common::kernels::matmul_tn(a.data_ptr<float>(), b.data_ptr<float>(), out.data_ptr<float>(), batch, a.size(1),
+                             a.size(2), b.size(2));
+  return out;
+}
+
+/// C = A·B. dA = dC·Bᵀ (nt), dB = Aᵀ·dC (tn).
+struct MatmulNN : public torch::autograd::Function<MatmulNN> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& a, const torch::Tensor& b) {
+    ctx->save_for_backward({a, b});
+    return run_kernel(Layout::kNN, a, b);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    const auto saved = ctx->get_saved_variables();
+    return {run_kernel(Layout::kNT, grad[0], saved[1]), run_kernel(Layout::kTN, saved[0], grad[0])};
+  }
+};
+
+/// C = A·Bᵀ. dA = dC·B (nn), dB = dCᵀ·A (tn).
+struct MatmulNT : public torch::autograd::Function<MatmulNT> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& a, const torch::Tensor& b) {
+    ctx->save_for_backward({a, b});
+    return run_kernel(Layout::kNT, a, b);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    const auto saved = ctx->get_saved_variables();
+    return {run_kernel(Layout::kNN, grad[0], saved[1]), run_kernel(Layout::kTN, grad[0], saved[0])};
+  }
+};
+
+}  // namespace
+
+torch::Tensor batched_matmul(const torch::Tensor& a, const torch::Tensor& b) {
+  check_batched(a, b, 2, 1, "batched_matmul");
+  if (!use_kernels(a, b)) return torch::bmm(a, b);
+  return MatmulNN::apply(a, b);
+}
+
+torch::Tensor batched_matmul_nt(const torch::Tensor& a, const torch::Tensor& b) {
+  check_batched(a, b, 2, 2, "batched_matmul_nt");
+  if (!use_kernels(a, b)) return torch::bmm(a, b.transpose(1, 2));
+  return MatmulNT::apply(a, b);
+}
 
 torch::Tensor sequence_mask(const torch::Tensor& valid_lens, int64_t steps) {
   auto positions = torch::arange(steps, valid_lens.options().dtype(torch::kLong));
@@ -43,7 +121,7 @@ torch::Tensor AdditiveAttentionImpl::forward(const torch::Tensor& queries, const
   auto scores = w_v->forward(features).squeeze(-1);                           // [B, Q, K]
   auto attention = masked_softmax(scores, valid_lens);
   if (weights) *weights = attention;
-  return torch::bmm(dropout_->forward(attention), values);
+  return batched_matmul(dropout_->forward(attention), values);
 }
 
 }  // namespace nmt::models

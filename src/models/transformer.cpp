@@ -64,12 +64,12 @@ torch::Tensor MultiHeadAttentionImpl::attend(const torch::Tensor& queries, const
   auto q = split_heads(W_q->forward(queries));  // [B*h, Q, d]
   auto k = split_heads(projected_keys);         // [B*h, K, d]
   auto v = split_heads(projected_values);       // [B*h, K, d]
-  auto scores = torch::bmm(q, k.transpose(1, 2)) / std::sqrt(static_cast<double>(head_dim));  // [B*h, Q, K]
+  auto scores = batched_matmul_nt(q, k) / std::sqrt(static_cast<double>(head_dim));  // [B*h, Q, K]
   torch::Tensor lens;
   if (valid_lens.defined()) lens = valid_lens.to(scores.device()).repeat_interleave(num_heads_, 0);
   auto attention = masked_softmax(scores, lens);
   if (weights_out) *weights_out = attention.reshape({batch, num_heads_, num_queries, num_keys});
-  auto out = torch::bmm(dropout_->forward(attention), v);  // [B*h, Q, d]
+  auto out = batched_matmul(dropout_->forward(attention), v);  // [B*h, Q, d]
   return W_o->forward(merge_heads(out));
 }
 
