@@ -22,6 +22,8 @@
 #   NMT_BENCH_MODELS [seq2seq,seq2seq_attention,transformer]
 #   NMT_BENCH_DECODE [2000]       sentences for batched greedy decoding (batch NMT_BENCH_DECODE_BATCH [128])
 #   NMT_BENCH_DECODE1 [500]       sentences decoded one at a time (d2l predict_seq2seq style)
+#   NMT_BENCH_DECODE_TRAIN [30]   seconds of further (untimed) training before decoding, so that the models
+#                                 emit sentences of realistic length (decoding time follows output length)
 #   NMT_BENCH_NUM_EXAMPLES [0]    use only the first N pairs (0 = all; for smoke runs)
 #   NMT_BENCH_PYTHON [/usr/bin/python3]  a Python with torch (Debian's python3-torch)
 #   NMT_BENCH_OUT [bench/results] output directory; NMT_BUILD_DIR [build]; NMT_JOBS [2] build jobs
@@ -37,6 +39,7 @@ models="${NMT_BENCH_MODELS:-seq2seq,seq2seq_attention,transformer}"
 decode="${NMT_BENCH_DECODE:-2000}"
 decode_batch="${NMT_BENCH_DECODE_BATCH:-128}"
 decode1="${NMT_BENCH_DECODE1:-500}"
+decode_train="${NMT_BENCH_DECODE_TRAIN:-30}"
 num_examples="${NMT_BENCH_NUM_EXAMPLES:-0}"
 python="${NMT_BENCH_PYTHON:-/usr/bin/python3}"
 out_dir="${NMT_BENCH_OUT:-$root/bench/results}"
@@ -61,7 +64,7 @@ runs="$tmp/runs.jsonl"
 : >"$runs"
 
 common=(--warmup "$warmup" --batches "$batches" --decode "$decode" --decode-batch "$decode_batch"
-        --decode1 "$decode1" --num-examples "$num_examples" --dropout 0.1)
+        --decode1 "$decode1" --decode-train-seconds "$decode_train" --num-examples "$num_examples" --dropout 0.1)
 
 size_flags() {  # size model -> flags shared by nmt_bench and d2l_reference.py
   case "$1" in
@@ -88,8 +91,8 @@ for size in "${size_list[@]}"; do
     record nmt "$tmp/out.json"
     core="$(tail -n 1 "$tmp/out.json" | jq -r '.blas.core')"
 
-    echo "[bench] $model $size: python, OpenBLAS default kernels" >&2
-    env -u OPENBLAS_CORETYPE "$python" bench/reference/d2l_reference.py "${args[@]}" >"$tmp/out.json"
+    echo "[bench] $model $size: python, OpenBLAS default kernels (training only)" >&2
+    env -u OPENBLAS_CORETYPE "$python" bench/reference/d2l_reference.py "${args[@]}" --decode 0 --decode1 0 >"$tmp/out.json"
     record default "$tmp/out.json"
 
     if [ -n "$core" ]; then
@@ -164,9 +167,9 @@ print()
 cores = sorted({get(r, 'blas', 'core') for r in data['runs'] if r['kernels'] == 'nmt'} - {None})
 defaults = sorted({get(r, 'blas', 'core') for r in data['runs'] if r['kernels'] == 'default'} - {None})
 print(f"OpenBLAS cores: nmt {', '.join(cores) or '?'}; python default {', '.join(defaults) or '?'}. "
-      "Decoding uses the weights reached after the timed batches (barely trained), so output lengths differ "
-      "between runs (mean decoder steps per sentence, <eos> included, in the last column; at most num_steps); "
-      "compare decoding speeds across implementations with that in mind.")
+      "Decoding uses the weights reached after the timed batches and NMT_BENCH_DECODE_TRAIN seconds more "
+      "training, so output lengths differ between runs (mean decoder steps per sentence, <eos> included, in the "
+      "last column; at most num_steps); compare decoding speeds across implementations with that in mind.")
 large = [r for r in data['runs'] if r['size'] == 'large' and r['kernels'] == 'nmt']
 if large:
     print()

@@ -543,6 +543,8 @@ def main():
     p.add_argument('--decode', type=int, default=2000)
     p.add_argument('--decode-batch', type=int, default=128)
     p.add_argument('--decode1', type=int, default=500)
+    p.add_argument('--decode-train-seconds', type=float, default=0.0,
+                   help='untimed training after the timed batches, before decoding')
     p.add_argument('--gemm-size', type=int, default=1024)
     a = p.parse_args()
     if a.batches < 1:
@@ -573,10 +575,10 @@ def main():
     bos_id = tgt_vocab['<bos>']
 
     it = iter(data_iter)
-    timed_seconds = timed_tokens = timed_flops = 0.0
-    min_step, loss_sum = 1e30, 0.0
-    for i in range(a.warmup + a.batches):
-        t = time.perf_counter()
+
+    def train_step():
+        """One d2l train_seq2seq step on the next batch; returns (batch, summed loss, tokens)."""
+        nonlocal it
         try:
             batch = next(it)
         except StopIteration:
@@ -593,10 +595,17 @@ def main():
         num_tokens = Y_valid_len.sum()
         optimizer.step()
         with torch.no_grad():  # d2l metric.add(l.sum(), num_tokens)
-            batch_loss, tokens = float(l.sum()), float(num_tokens)
+            return batch, float(l.sum()), float(num_tokens)
+
+    timed_seconds = timed_tokens = timed_flops = 0.0
+    min_step, loss_sum = 1e30, 0.0
+    for i in range(a.warmup + a.batches):
+        t = time.perf_counter()
+        batch, batch_loss, tokens = train_step()
         dt = time.perf_counter() - t
         if i < a.warmup:
             continue
+        X = batch[0]
         loss_sum += batch_loss
         timed_seconds += dt
         min_step = min(min_step, dt)
@@ -627,7 +636,15 @@ def main():
         'python': sys.version.split()[0], 'blas': blas,
     }
 
-    decoding = {'weights': 'after the warm-up and timed training batches'}
+    # More (untimed) training before decoding, as nmt_bench does (--decode-train-seconds).
+    extra = 0
+    if a.decode > 0 or a.decode1 > 0:
+        start = time.perf_counter()
+        while time.perf_counter() - start < a.decode_train_seconds:
+            train_step()
+            extra += 1
+    decoding = {'weights': f'after the warm-up and timed batches and {extra} more batches ({a.decode_train_seconds} s)',
+                'extra_training_batches': extra}
     if a.decode > 0 or a.decode1 > 0:
         sample = stride_sample(source, max(a.decode, a.decode1))
         if a.decode > 0:

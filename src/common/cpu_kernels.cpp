@@ -153,19 +153,26 @@ void matmul_tn(const float* a, const float* b, float* out, int64_t batch, int64_
 }
 
 NMT_CLONES
-int64_t argmax(const float* x, int64_t n) {
+void argmax_biased_update(const float* x, const float* bias, int64_t n, int64_t offset, float* best, int64_t* index) {
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   float lane_max[kLanes];
   for (int k = 0; k < kLanes; ++k) lane_max[k] = kNegInf;
   int64_t j = 0;
   for (; j + kLanes <= n; j += kLanes)
-    for (int k = 0; k < kLanes; ++k) lane_max[k] = x[j + k] > lane_max[k] ? x[j + k] : lane_max[k];
+    for (int k = 0; k < kLanes; ++k) {
+      const float v = x[j + k] + bias[j + k];
+      lane_max[k] = v > lane_max[k] ? v : lane_max[k];
+    }
   float max = kNegInf;
   for (int k = 0; k < kLanes; ++k) max = lane_max[k] > max ? lane_max[k] : max;
-  for (; j < n; ++j) max = x[j] > max ? x[j] : max;
+  for (; j < n; ++j) max = x[j] + bias[j] > max ? x[j] + bias[j] : max;
+  if (!(max > *best)) return;
   for (j = 0; j < n; ++j)
-    if (x[j] == max) return j;
-  return 0;  // every value NaN
+    if (x[j] + bias[j] == max) {
+      *best = max;
+      *index = offset + j;
+      return;
+    }
 }
 
 NMT_CLONES

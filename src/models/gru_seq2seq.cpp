@@ -101,6 +101,6 @@ torch::Tensor GruSeq2SeqImpl::decode_features(const torch::Tensor& tgt, DecoderS
   return outputs.transpose(0, 1);  // [batch, steps, hiddens]
 }
 
-torch::Tensor GruSeq2SeqImpl::project(const torch::Tensor& features) { return dense->forward(features); }
+std::pair<torch::Tensor, torch::Tensor> GruSeq2SeqImpl::output_layer() { return {dense->weight, dense->bias}; }
 
 }  // namespace nmt::models

@@ -49,7 +49,7 @@ class GruSeq2SeqImpl : public Seq2SeqModelImpl {
   /// `tgt` `[batch, steps]` -> logits `[batch, steps, tgt_vocab]`; records Bahdanau weights `[batch, 1, 1, src_steps]`
   /// per step under "encoder_decoder" when `state.record` is set.
   torch::Tensor decode_features(const torch::Tensor& tgt, DecoderState& state) override;
-  torch::Tensor project(const torch::Tensor& features) override;
+  std::pair<torch::Tensor, torch::Tensor> output_layer() override;
 
  private:
   GruSeq2SeqOptions options_;

@@ -204,10 +204,15 @@ OutputLayerImpl::OutputLayerImpl(int64_t num_hiddens, int64_t vocab_size, bool t
   bias_.uniform_(-bound, bound);
 }
 
-torch::Tensor OutputLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& tied_weight) {
+std::pair<torch::Tensor, torch::Tensor> OutputLayerImpl::weight_and_bias(const torch::Tensor& tied_weight) const {
   const auto& w = weight_.defined() ? weight_ : tied_weight;
   TORCH_CHECK(w.defined(), "OutputLayer: tied output layer needs the embedding weight");
-  return torch::linear(x, w, bias_);
+  return {w, bias_};
+}
+
+torch::Tensor OutputLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& tied_weight) {
+  const auto [w, b] = weight_and_bias(tied_weight);
+  return vocab_projection(x, w, b);
 }
 
 // ---------------------------------------------------------------------------------------------- model
@@ -326,8 +331,8 @@ torch::Tensor TransformerImpl::decode_features(const torch::Tensor& tgt, Decoder
   return x;
 }
 
-torch::Tensor TransformerImpl::project(const torch::Tensor& features) {
-  return dense->forward(features, options_.tie_embeddings ? tgt_embedding->weight : torch::Tensor());
+std::pair<torch::Tensor, torch::Tensor> TransformerImpl::output_layer() {
+  return dense->weight_and_bias(options_.tie_embeddings ? tgt_embedding->weight : torch::Tensor());
 }
 
 }  // namespace nmt::models

@@ -165,6 +165,8 @@ class OutputLayerImpl : public torch::nn::Module {
   OutputLayerImpl(int64_t num_hiddens, int64_t vocab_size, bool tied);
   /// `x` `[..., H]` -> `[..., vocab]`; `tied_weight` `[vocab, H]` is used (and required) when tied.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& tied_weight = {});
+  /// (weight `[vocab, num_hiddens]`, bias `[vocab]`): the own weight, or `tied_weight` when tied.
+  std::pair<torch::Tensor, torch::Tensor> weight_and_bias(const torch::Tensor& tied_weight = {}) const;
 
  private:
   torch::Tensor weight_, bias_;
@@ -211,7 +213,7 @@ class TransformerImpl : public Seq2SeqModelImpl {
   /// when state.record is set. Throws std::invalid_argument for a state not built by init_state() of this model
   /// or when the target passes max_len positions.
   torch::Tensor decode_features(const torch::Tensor& tgt, DecoderState& state) override;
-  torch::Tensor project(const torch::Tensor& features) override;
+  std::pair<torch::Tensor, torch::Tensor> output_layer() override;
 
   const TransformerOptions& options() const { return options_; }
 

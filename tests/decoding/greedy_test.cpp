@@ -70,3 +70,35 @@ TEST_CASE("batched greedy search gives each sentence what decoding it alone give
     CHECK_THROWS_AS(nmt::decoding::greedy_search(*model, src, lens, kBos, kEos, 0), std::invalid_argument);
   }
 }
+
+TEST_CASE("greedy search picks the arg-max of the output layer", "[decoding]") {
+  // 5,000 target words (past the 16-lane blocks of the fused bias + arg-max scan) and 100 sentences.
+  nmt::common::ModelConfig c;
+  c.type = GENERATE(as<std::string>{}, "seq2seq_attention", "transformer");
+  c.num_hiddens = 16;
+  c.embed_size = 8;
+  c.ffn_num_hiddens = 32;
+  torch::manual_seed(4);
+  const int64_t vocab = 5000, batch = 100, max_len = 4;
+  auto model = nmt::models::make_model(c, 11, vocab);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const auto src = torch::randint(4, 11, {batch, 5}, torch::kLong);
+  const auto lens = torch::randint(1, 6, {batch}, torch::kLong);
+  const auto result = nmt::decoding::greedy_search(*model, src, lens, kBos, kEos, max_len);
+  // Reference: the whole batch for max_len steps with LibTorch's projection and argmax.
+  auto state = model->init_state(model->encode(src, lens));
+  auto input = torch::full({batch, 1}, kBos, torch::kLong);
+  std::vector<torch::Tensor> picks;
+  for (int64_t t = 0; t < max_len; ++t) {
+    input = model->step(input, state).argmax(-1);
+    picks.push_back(input);
+  }
+  const auto reference = torch::cat(picks, 1);
+  int64_t checked = 0;
+  for (int64_t b = 0; b < batch; ++b)
+    for (std::size_t t = 0; t < result.tokens[b].size(); ++t, ++checked)
+      CHECK(result.tokens[b][t] == reference[b][static_cast<int64_t>(t)].item<int64_t>());
+  CHECK(checked > batch);  // most sentences produced several tokens (<eos> is 1 word in 5,000)
+  CHECK(reference.max().item<int64_t>() > 2500);  // picks from the whole vocabulary
+}
