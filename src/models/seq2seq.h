@@ -50,8 +50,8 @@ struct DecoderState {
 
 /// Output layer arithmetic: `features` `[..., num_hiddens]` · `weight` `[vocab, num_hiddens]`ᵀ + `bias` `[vocab]`
 /// -> `[..., vocab]`, as torch::nn::functional::linear but computed as one matrix product followed by an
-/// in-place bias add: LibTorch 1.13's addmm first copies the broadcast bias into the whole output (about a
-/// third of the output layer's time at 17,850 words here). Differentiable. Throws c10::Error on mismatched shapes.
+/// in-place bias add: LibTorch 1.13's addmm first copies the broadcast bias into the whole output (2.3 against
+/// 1.6 ms for 128 x 17,850 logits here). Differentiable. Throws c10::Error on mismatched shapes.
 torch::Tensor vocab_projection(const torch::Tensor& features, const torch::Tensor& weight, const torch::Tensor& bias);
 
 /// Base class of the encoder–decoder models. Registered submodule names are checkpoint keys.
