@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include "data/preprocess.h"
 #include "data/vocab.h"
 #include "plot/plot.h"
 
@@ -16,8 +17,7 @@ void write_attention_plots(const decoding::Translation& t, const std::string& di
   const std::vector<std::string> queries = t.query_tokens();
   std::vector<std::string> decoder_inputs{data::Vocab::kBos};
   decoder_inputs.insert(decoder_inputs.end(), queries.begin(), queries.end());
-  std::string source_text, output_text = t.text();
-  for (const auto& s : t.source_tokens) source_text += (source_text.empty() ? "" : " ") + s;
+  const std::string source_text = data::join_tokens(t.source_tokens), output_text = t.text();
 
   for (const auto& [kind, weights] : t.attention) {  // [layers, heads, q, k]
     const auto& rows = kind == "encoder_self" ? t.source_tokens : queries;

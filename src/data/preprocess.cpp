@@ -97,6 +97,15 @@ std::string preprocess_nmt(std::string_view text) {
   return out;
 }
 
+std::string join_tokens(const std::vector<std::string>& tokens) {
+  std::string text;
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    if (i > 0) text += ' ';
+    text += tokens[i];
+  }
+  return text;
+}
+
 std::vector<std::string> tokenize(std::string_view preprocessed) {
   std::vector<std::string> tokens;
   tokens.reserve(static_cast<std::size_t>(std::count(preprocessed.begin(), preprocessed.end(), ' ')) + 1);

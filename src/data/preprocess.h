@@ -27,6 +27,10 @@ std::string preprocess_nmt(std::string_view text);
 /// tokens (tabs and other whitespace are kept inside tokens). Never throws except std::bad_alloc.
 std::vector<std::string> tokenize(std::string_view preprocessed);
 
+/// Inverse of tokenize for tokens without spaces: the tokens joined by single ' ' ("" for none).
+/// Never throws except std::bad_alloc.
+std::string join_tokens(const std::vector<std::string>& tokens);
+
 namespace detail {
 /// preprocess_nmt without the UTF-8 validity check; the caller guarantees `text` is valid UTF-8.
 /// Appends the result to `out` (which is not cleared).

@@ -32,11 +32,7 @@ torch::Tensor join_chunks(const std::vector<torch::Tensor>& chunks) {
 
 }  // namespace
 
-std::string Translation::text() const {
-  std::string s;
-  for (std::size_t i = 0; i < output_tokens.size(); ++i) s += (i ? " " : "") + output_tokens[i];
-  return s;
-}
+std::string Translation::text() const { return data::join_tokens(output_tokens); }
 
 std::vector<std::string> Translation::query_tokens() const {
   auto q = output_tokens;

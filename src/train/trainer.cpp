@@ -18,6 +18,7 @@
 #include "common/logging.h"
 #include "data/corpus.h"
 #include "data/dataset.h"
+#include "data/preprocess.h"
 #include "data/split.h"
 #include "data/vocab.h"
 #include "decoding/translator.h"
@@ -71,12 +72,6 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-std::string join(const std::vector<std::string>& tokens) {
-  std::string s;
-  for (std::size_t i = 0; i < tokens.size(); ++i) s += (i ? " " : "") + tokens[i];
-  return s;
-}
-
 std::string format_duration(double seconds) {
   const auto s = static_cast<int64_t>(std::max(0.0, seconds));
   char buf[32];
@@ -97,8 +92,8 @@ void write_split_files(const std::string& run_dir, const std::string& name, cons
                        const std::vector<int64_t>& indices) {
   std::string src, ref;
   for (int64_t i : indices) {
-    src += join(pairs[static_cast<std::size_t>(i)].source) + "\n";
-    ref += join(pairs[static_cast<std::size_t>(i)].target) + "\n";
+    src += data::join_tokens(pairs[static_cast<std::size_t>(i)].source) + "\n";
+    ref += data::join_tokens(pairs[static_cast<std::size_t>(i)].target) + "\n";
   }
   common::write_text_atomic(run_dir + "/" + name + ".src", src);
   common::write_text_atomic(run_dir + "/" + name + ".ref", ref);
@@ -135,7 +130,7 @@ PreparedData prepare_data(const common::Config& config, const std::string& run_d
   d.valid = data::make_tensor_dataset(corpus.pairs, split.valid, d.src_vocab, d.tgt_vocab, dc.num_steps);
   for (int64_t i : split.valid) {
     d.valid_sources.push_back(corpus.pairs[static_cast<std::size_t>(i)].source);
-    d.valid_references.push_back(join(corpus.pairs[static_cast<std::size_t>(i)].target));
+    d.valid_references.push_back(data::join_tokens(corpus.pairs[static_cast<std::size_t>(i)].target));
   }
   return d;
 }

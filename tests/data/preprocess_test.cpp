@@ -71,4 +71,10 @@ TEST_CASE("tokenize follows d2l tokenize_nmt for one side", "[data][preprocess]"
   SECTION("preprocess then tokenize") {
     CHECK(tokenize(preprocess_nmt("Ça va\xE2\x80\xAF?")) == V{"\xC3\xA7" "a", "va", "?"});
   }
+  SECTION("join_tokens is its inverse on tokenized text") {
+    CHECK(nmt::data::join_tokens(V{"wait", ",", "what", "?"}) == "wait , what ?");
+    CHECK(nmt::data::join_tokens(tokenize("  a   b  ")) == "a b");
+    CHECK(nmt::data::join_tokens(V{}).empty());
+    CHECK(nmt::data::join_tokens(V{"x"}) == "x");
+  }
 }
