@@ -38,6 +38,11 @@ inline __attribute__((always_inline)) float exp_nonpositive(float x) {
   return y * __builtin_bit_cast(float, pow2);
 }
 
+/// y[j] += s · x[j] for j < n (the inner loop of the small matrix products).
+inline __attribute__((always_inline)) void axpy(float* __restrict y, float s, const float* __restrict x, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) y[j] += s * x[j];
+}
+
 /// Wellons' lowbias32 integer hash.
 inline __attribute__((always_inline)) uint32_t lowbias32(uint32_t x) {
   x ^= x >> 16;
@@ -100,15 +105,9 @@ void matmul_nn(const float* a, const float* b, float* out, int64_t batch, int64_
     const float* ap = a + p * m * k;
     const float* bp = b + p * k * n;
     float* op = out + p * m * n;
-    for (int64_t i = 0; i < m; ++i) {
-      float* __restrict row = op + i * n;
-      for (int64_t j = 0; j < n; ++j) row[j] = 0.0f;
-      for (int64_t q = 0; q < k; ++q) {
-        const float s = ap[i * k + q];
-        const float* __restrict brow = bp + q * n;
-        for (int64_t j = 0; j < n; ++j) row[j] += s * brow[j];
-      }
-    }
+    for (int64_t e = 0; e < m * n; ++e) op[e] = 0.0f;
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t q = 0; q < k; ++q) axpy(op + i * n, ap[i * k + q], bp + q * n, n);
   }
 }
 
@@ -143,17 +142,12 @@ void matmul_tn(const float* a, const float* b, float* out, int64_t batch, int64_
     float* op = out + p * m * n;
     for (int64_t e = 0; e < m * n; ++e) op[e] = 0.0f;
     for (int64_t t = 0; t < r; ++t)
-      for (int64_t i = 0; i < m; ++i) {
-        const float s = ap[t * m + i];
-        float* __restrict row = op + i * n;
-        const float* __restrict brow = bp + t * n;
-        for (int64_t j = 0; j < n; ++j) row[j] += s * brow[j];
-      }
+      for (int64_t i = 0; i < m; ++i) axpy(op + i * n, ap[t * m + i], bp + t * n, n);
   }
 }
 
 NMT_CLONES
-void argmax_biased_update(const float* x, const float* bias, int64_t n, int64_t offset, float* best, int64_t* index) {
+int64_t argmax_biased(const float* x, const float* bias, int64_t n) {
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   float lane_max[kLanes];
   for (int k = 0; k < kLanes; ++k) lane_max[k] = kNegInf;
@@ -166,13 +160,9 @@ void argmax_biased_update(const float* x, const float* bias, int64_t n, int64_t 
   float max = kNegInf;
   for (int k = 0; k < kLanes; ++k) max = lane_max[k] > max ? lane_max[k] : max;
   for (; j < n; ++j) max = x[j] + bias[j] > max ? x[j] + bias[j] : max;
-  if (!(max > *best)) return;
   for (j = 0; j < n; ++j)
-    if (x[j] + bias[j] == max) {
-      *best = max;
-      *index = offset + j;
-      return;
-    }
+    if (x[j] + bias[j] == max) return j;
+  return 0;  // every value NaN
 }
 
 NMT_CLONES

@@ -31,10 +31,10 @@ void matmul_nn(const float* a, const float* b, float* out, int64_t batch, int64_
 void matmul_nt(const float* a, const float* b, float* out, int64_t batch, int64_t m, int64_t k, int64_t n);
 void matmul_tn(const float* a, const float* b, float* out, int64_t batch, int64_t r, int64_t m, int64_t n);
 
-/// Running arg-max of x[j] + bias[j] over a chunk of `n` columns that starts at column `offset`: when the
-/// chunk's largest value is above `*best`, sets `*best` to it and `*index` to offset + its first position (so
-/// over chunks taken left to right the first maximum wins, as with argmax). NaNs are skipped.
-void argmax_biased_update(const float* x, const float* bias, int64_t n, int64_t offset, float* best, int64_t* index);
+/// Index of the largest x[j] + bias[j] for j < `n` (`n` >= 1), the first one on ties, as LibTorch's argmax of
+/// the biased row. NaNs are skipped; when every value is NaN the result is 0. A vectorised maximum, then a scan
+/// for its first position (the row is in cache by then).
+int64_t argmax_biased(const float* x, const float* bias, int64_t n);
 
 /// One Adam step (Kingma & Ba 2015, as torch::optim::Adam without amsgrad) over `n` parameters:
 /// g = grad_scale·grad + weight_decay·param; exp_avg = β1·exp_avg + (1−β1)·g;

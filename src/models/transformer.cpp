@@ -210,10 +210,6 @@ std::pair<torch::Tensor, torch::Tensor> OutputLayerImpl::weight_and_bias(const t
   return {w, bias_};
 }
 
-torch::Tensor OutputLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& tied_weight) {
-  const auto [w, b] = weight_and_bias(tied_weight);
-  return vocab_projection(x, w, b);
-}
 
 // ---------------------------------------------------------------------------------------------- model
 

@@ -159,13 +159,13 @@ class DecoderBlockImpl : public torch::nn::Module {
 TORCH_MODULE(DecoderBlock);
 
 /// Final projection to the target vocabulary: logits = x · Wᵀ + b. With tied embeddings the module owns only
-/// the bias ("bias") and W is the target embedding matrix passed to forward(); otherwise it owns "weight" too.
+/// the bias ("bias") and W is the target embedding matrix passed to weight_and_bias(); otherwise it owns "weight"
+/// too.
 class OutputLayerImpl : public torch::nn::Module {
  public:
   OutputLayerImpl(int64_t num_hiddens, int64_t vocab_size, bool tied);
-  /// `x` `[..., H]` -> `[..., vocab]`; `tied_weight` `[vocab, H]` is used (and required) when tied.
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& tied_weight = {});
-  /// (weight `[vocab, num_hiddens]`, bias `[vocab]`): the own weight, or `tied_weight` when tied.
+  /// (weight `[vocab, H]`, bias `[vocab]`) for vocab_projection: the own weight, or `tied_weight` `[vocab, H]`
+  /// when tied. Throws c10::Error when tied and `tied_weight` is undefined.
   std::pair<torch::Tensor, torch::Tensor> weight_and_bias(const torch::Tensor& tied_weight = {}) const;
 
  private:
