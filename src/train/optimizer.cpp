@@ -20,18 +20,28 @@ bool fusable(const torch::Tensor& p) {
 
 }  // namespace
 
+bool FusedAdam::fused_path() const {
+  for (const auto& group : param_groups()) {
+    if (static_cast<const torch::optim::AdamOptions&>(group.options()).amsgrad()) return false;
+    for (const auto& p : group.params())
+      if (p.grad().defined() && !fusable(p)) return false;
+  }
+  return true;
+}
+
 double FusedAdam::clip_grad_norm(double max_norm) {
   if (!(max_norm > 0))
     throw std::invalid_argument("clip_grad_norm: max_norm must be positive, got " + std::to_string(max_norm));
+  if (!fused_path()) {  // CUDA, other dtypes, amsgrad: LibTorch's clipping scales the gradients in place
+    std::vector<torch::Tensor> params;
+    for (const auto& group : param_groups()) params.insert(params.end(), group.params().begin(), group.params().end());
+    grad_scale_ = 1.0;
+    return torch::nn::utils::clip_grad_norm_(params, max_norm);
+  }
   double sum_sq = 0.0;
   for (const auto& group : param_groups())
-    for (const auto& p : group.params()) {
-      if (!p.grad().defined()) continue;
-      if (fusable(p))
-        sum_sq += common::kernels::sum_of_squares(p.grad().data_ptr<float>(), p.grad().numel());
-      else
-        sum_sq += p.grad().detach().to(torch::kDouble).pow(2).sum().item<double>();
-    }
+    for (const auto& p : group.params())
+      if (p.grad().defined()) sum_sq += common::kernels::sum_of_squares(p.grad().data_ptr<float>(), p.grad().numel());
   const double norm = std::sqrt(sum_sq);
   const double coef = max_norm / (norm + 1e-6);
   grad_scale_ = coef < 1.0 ? coef : 1.0;
@@ -41,20 +51,7 @@ double FusedAdam::clip_grad_norm(double max_norm) {
 torch::Tensor FusedAdam::step(LossClosure closure) {
   const double scale = grad_scale_;
   grad_scale_ = 1.0;
-  bool all_fusable = true;
-  for (const auto& group : param_groups()) {
-    all_fusable = all_fusable && !static_cast<const torch::optim::AdamOptions&>(group.options()).amsgrad();
-    for (const auto& p : group.params()) all_fusable = all_fusable && (!p.grad().defined() || fusable(p));
-  }
-  if (!all_fusable) {  // CUDA, other dtypes, amsgrad: LibTorch's Adam on clipped gradients
-    if (scale != 1.0) {
-      torch::NoGradGuard no_grad;
-      for (auto& group : param_groups())
-        for (auto& p : group.params())
-          if (p.grad().defined()) p.mutable_grad().mul_(scale);
-    }
-    return torch::optim::Adam::step(std::move(closure));
-  }
+  if (!fused_path()) return torch::optim::Adam::step(std::move(closure));  // gradients already clipped in place
   torch::NoGradGuard no_grad;
   torch::Tensor loss;
   if (closure) {

@@ -19,16 +19,22 @@ class FusedAdam : public torch::optim::Adam {
 
   /// Gradient-norm clipping (Pascanu et al. 2013, as torch::nn::utils::clip_grad_norm_ with the L2 norm):
   /// computes the L2 norm of all gradients of this optimiser's parameters and, when it exceeds `max_norm`,
-  /// makes the next step() use gradients scaled by max_norm / (norm + 1e-6). The gradient tensors are not
-  /// modified. Returns the norm before clipping (NaN or inf when a gradient is). `max_norm` must be > 0
-  /// (std::invalid_argument otherwise).
+  /// makes the next step() use gradients scaled by max_norm / (norm + 1e-6). On the fused path the gradient
+  /// tensors are not modified (the scale is applied inside the update); otherwise this is
+  /// torch::nn::utils::clip_grad_norm_, which scales them in place. Returns the norm before clipping (NaN or
+  /// inf when a gradient is). Throws std::invalid_argument unless `max_norm` > 0.
   double clip_grad_norm(double max_norm);
 
   /// One Adam update with the current learning rate of each group and the clipping scale set by
-  /// clip_grad_norm() (which it then resets to 1). `closure` as in torch::optim::Optimizer::step.
+  /// clip_grad_norm() (which it then resets to 1). `closure` as in torch::optim::Optimizer::step. Throws
+  /// c10::Error when a parameter's saved state does not match its shape (a foreign optimizer.pt).
   torch::Tensor step(LossClosure closure = nullptr) override;
 
  private:
+  /// Whether every parameter with a gradient is a dense, contiguous float32 CPU tensor and no group uses
+  /// amsgrad: then clipping and the update run in common::kernels; otherwise in LibTorch.
+  bool fused_path() const;
+
   double grad_scale_ = 1.0;
 };
 

@@ -66,3 +66,20 @@ TEST_CASE("FusedAdam follows torch::optim::Adam with clip_grad_norm_", "[optimiz
     CHECK_THROWS_AS(fused.clip_grad_norm(0.0), std::invalid_argument);
   }
 }
+
+TEST_CASE("FusedAdam with amsgrad takes LibTorch's clipping and update", "[optimizer]") {
+  auto fused_params = make_params(), torch_params = make_params();
+  const auto options = torch::optim::AdamOptions(0.01).amsgrad(true);
+  nmt::train::FusedAdam fused(fused_params, options);
+  torch::optim::Adam reference(torch_params, options);
+  for (int step = 0; step < 3; ++step) {
+    set_grads(fused_params, step);
+    set_grads(torch_params, step);
+    CHECK_THAT(fused.clip_grad_norm(1.0), WithinRel(torch::nn::utils::clip_grad_norm_(torch_params, 1.0), 1e-6));
+    // LibTorch's clipping scales the gradients in place on this path.
+    CHECK(max_diff({fused_params[0].grad()}, {torch_params[0].grad()}) < 1e-7);
+    fused.step();
+    reference.step();
+  }
+  CHECK(max_diff(fused_params, torch_params) < 1e-7);
+}
