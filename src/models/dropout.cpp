@@ -21,10 +21,9 @@ uint64_t draw_seed() {
   return at::check_generator<at::CPUGeneratorImpl>(generator)->random64();
 }
 
-}  // namespace
-
+/// Inverted-dropout mask of `sizes` on CPU float32: each element 1/(1−p) with probability 1−p, else 0.
+/// `p` in [0, 1) (checked by DropoutImpl).
 torch::Tensor dropout_mask(torch::IntArrayRef sizes, double p) {
-  if (!(p >= 0.0 && p < 1.0)) throw std::invalid_argument("dropout: p must be in [0, 1), got " + std::to_string(p));
   auto mask = torch::empty(sizes, torch::kFloat);
   float* out = mask.data_ptr<float>();
   const uint64_t seed = draw_seed();
@@ -34,6 +33,8 @@ torch::Tensor dropout_mask(torch::IntArrayRef sizes, double p) {
   });
   return mask;
 }
+
+}  // namespace
 
 DropoutImpl::DropoutImpl(double p) : p_(p) {
   if (!(p >= 0.0 && p < 1.0)) throw std::invalid_argument("Dropout: p must be in [0, 1), got " + std::to_string(p));

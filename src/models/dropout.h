@@ -28,8 +28,4 @@ class DropoutImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Dropout);
 
-/// Inverted-dropout mask of `sizes` on CPU float32: each element 1/(1−p) with probability 1−p, else 0,
-/// drawn as described for DropoutImpl. `p` in [0, 1). Used by DropoutImpl; public for tests.
-torch::Tensor dropout_mask(torch::IntArrayRef sizes, double p);
-
 }  // namespace nmt::models

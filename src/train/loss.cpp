@@ -44,6 +44,13 @@ struct FusedSoftmaxCrossEntropy : public torch::autograd::Function<FusedSoftmaxC
   }
 };
 
+/// MaskedLoss of `logits` `[rows.size(0), vocab]`, the logits at flat positions `rows` of `labels` `[batch, steps]`.
+MaskedLoss loss_at_rows(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& rows,
+                        double label_smoothing) {
+  const auto per_token = softmax_cross_entropy(logits, labels.reshape({-1}).index_select(0, rows), label_smoothing);
+  return {per_token.sum(), torch::full({}, static_cast<double>(rows.size(0)), per_token.options())};
+}
+
 }  // namespace
 
 torch::Tensor softmax_cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels, double label_smoothing) {
@@ -70,9 +77,7 @@ MaskedLoss masked_cross_entropy(const torch::Tensor& logits, const torch::Tensor
   TORCH_CHECK(labels.sizes() == logits.sizes().slice(0, 2), "labels ", labels.sizes(), " do not match logits ",
               logits.sizes());
   const auto rows = valid_positions(valid_lens, labels.size(1));
-  const auto per_token = softmax_cross_entropy(logits.reshape({-1, logits.size(2)}).index_select(0, rows),
-                                               labels.reshape({-1}).index_select(0, rows), label_smoothing);
-  return {per_token.sum(), torch::full({}, static_cast<double>(rows.size(0)), per_token.options())};
+  return loss_at_rows(logits.reshape({-1, logits.size(2)}).index_select(0, rows), labels, rows, label_smoothing);
 }
 
 MaskedLoss masked_cross_entropy(models::Seq2SeqModelImpl& model, const torch::Tensor& features,
@@ -81,9 +86,8 @@ MaskedLoss masked_cross_entropy(models::Seq2SeqModelImpl& model, const torch::Te
   TORCH_CHECK(labels.sizes() == features.sizes().slice(0, 2), "labels ", labels.sizes(), " do not match features ",
               features.sizes());
   const auto rows = valid_positions(valid_lens, labels.size(1));
-  const auto logits = model.project(features.reshape({-1, features.size(2)}).index_select(0, rows));
-  const auto per_token = softmax_cross_entropy(logits, labels.reshape({-1}).index_select(0, rows), label_smoothing);
-  return {per_token.sum(), torch::full({}, static_cast<double>(rows.size(0)), per_token.options())};
+  return loss_at_rows(model.project(features.reshape({-1, features.size(2)}).index_select(0, rows)), labels, rows,
+                      label_smoothing);
 }
 
 }  // namespace nmt::train
