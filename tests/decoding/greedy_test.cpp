@@ -7,6 +7,7 @@
 #include "common/config.h"
 #include "decoding/greedy.h"
 #include "models/model_factory.h"
+#include "support/tiny_model.h"
 
 namespace {
 
@@ -15,11 +16,7 @@ constexpr int64_t kBos = 2, kEos = 3, kVocab = 7;
 }  // namespace
 
 TEST_CASE("batched greedy search gives each sentence what decoding it alone gives", "[decoding]") {
-  nmt::common::ModelConfig c;
-  c.type = GENERATE(as<std::string>{}, "seq2seq", "seq2seq_attention", "transformer");
-  c.num_hiddens = 16;
-  c.embed_size = 8;
-  c.ffn_num_hiddens = 32;
+  auto c = nmt::test::tiny_model_config(GENERATE(as<std::string>{}, "seq2seq", "seq2seq_attention", "transformer"));
   torch::manual_seed(21);
   auto model = nmt::models::make_model(c, 11, kVocab);
   model->eval();
@@ -38,7 +35,7 @@ TEST_CASE("batched greedy search gives each sentence what decoding it alone give
     eos_bias.add_(0.05);
   }
   REQUIRE(together.tokens.size() == static_cast<std::size_t>(batch));
-  int64_t stopped_early = 0, ran_to_max = 0;
+  int64_t stopped_early = 0;
   for (int64_t b = 0; b < batch; ++b) {
     const auto alone = nmt::decoding::greedy_search(*model, src.narrow(0, b, 1), lens.narrow(0, b, 1), kBos, kEos, max_len);
     INFO("sentence " << b);
@@ -48,7 +45,7 @@ TEST_CASE("batched greedy search gives each sentence what decoding it alone give
     const auto n = static_cast<int64_t>(together.tokens[b].size());
     // steps = tokens + 1 when <eos> ended the sentence, = max_len when it ran out.
     CHECK((together.steps[b] == n + 1 || (together.steps[b] == max_len && n == max_len)));
-    (together.steps[b] < max_len ? stopped_early : ran_to_max) += 1;
+    if (together.steps[b] < max_len) ++stopped_early;
   }
   // The test exercises rows leaving the batch only if some sentences stop before others.
   CHECK(stopped_early > 0);
@@ -73,11 +70,7 @@ TEST_CASE("batched greedy search gives each sentence what decoding it alone give
 
 TEST_CASE("greedy search picks the arg-max of the output layer", "[decoding]") {
   // 5,000 target words (past the 16-lane blocks of the fused bias + arg-max scan) and 100 sentences.
-  nmt::common::ModelConfig c;
-  c.type = GENERATE(as<std::string>{}, "seq2seq_attention", "transformer");
-  c.num_hiddens = 16;
-  c.embed_size = 8;
-  c.ffn_num_hiddens = 32;
+  auto c = nmt::test::tiny_model_config(GENERATE(as<std::string>{}, "seq2seq_attention", "transformer"));
   torch::manual_seed(4);
   const int64_t vocab = 5000, batch = 100, max_len = 4;
   auto model = nmt::models::make_model(c, 11, vocab);

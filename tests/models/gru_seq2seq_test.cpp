@@ -5,6 +5,7 @@
 #include "models/attention.h"
 #include "models/gru_seq2seq.h"
 #include "models/model_factory.h"
+#include "support/tiny_model.h"
 
 using namespace nmt::models;
 using Catch::Matchers::WithinAbs;
@@ -80,11 +81,7 @@ TEST_CASE("GRU encoder-decoder shapes follow d2l", "[models]") {
 }
 
 TEST_CASE("model factory", "[models]") {
-  nmt::common::ModelConfig c;
-  c.type = GENERATE(as<std::string>{}, "seq2seq", "seq2seq_attention", "transformer");
-  c.num_hiddens = 16;
-  c.embed_size = 8;
-  c.ffn_num_hiddens = 32;
+  auto c = nmt::test::tiny_model_config(GENERATE(as<std::string>{}, "seq2seq", "seq2seq_attention", "transformer"));
   auto model = make_model(c, 11, 13);
   model->eval();
   auto logits = model->forward(torch::ones({3, 5}, torch::kLong), torch::tensor({5, 2, 1}), torch::ones({3, 4}, torch::kLong));

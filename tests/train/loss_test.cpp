@@ -8,6 +8,7 @@
 #include "models/model_factory.h"
 #include "train/loss.h"
 #include "train/lr_schedule.h"
+#include "support/tiny_model.h"
 
 using Catch::Matchers::WithinAbs;
 using Catch::Matchers::WithinRel;
@@ -94,11 +95,7 @@ TEST_CASE("fused softmax cross-entropy edge cases", "[loss]") {
 }
 
 TEST_CASE("loss from decoder features projects only valid positions and equals the loss from logits", "[loss]") {
-  nmt::common::ModelConfig c;
-  c.type = GENERATE(as<std::string>{}, "seq2seq", "seq2seq_attention", "transformer");
-  c.num_hiddens = 16;
-  c.embed_size = 8;
-  c.ffn_num_hiddens = 32;
+  auto c = nmt::test::tiny_model_config(GENERATE(as<std::string>{}, "seq2seq", "seq2seq_attention", "transformer"));
   c.dropout = 0.0;
   torch::manual_seed(5);
   auto model = nmt::models::make_model(c, 11, 13);
