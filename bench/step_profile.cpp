@@ -1,5 +1,7 @@
 // Times the parts of one training step (forward, loss, backward, clipping, Adam) for a model config on random
-// batches: `nmt_step_profile CONFIG [src_vocab tgt_vocab steps]`. Prints milliseconds per part; a benchmark, not a test.
+// batches: `nmt_step_profile CONFIG [src_vocab tgt_vocab steps [decode_batch]]`. Prints milliseconds per part; a
+// benchmark, not a test. With decode_batch > 0 it times greedy search instead (random sources of num_steps
+// tokens, the untrained model rarely emits <eos>, so every call runs num_steps decoder steps).
 #include <chrono>
 #include <cstdio>
 
@@ -10,6 +12,7 @@
 #include "common/blas.h"
 #include "common/memory.h"
 #include "common/config.h"
+#include "decoding/greedy.h"
 #include "models/model_factory.h"
 #include "train/loss.h"
 #include "train/optimizer.h"
@@ -30,6 +33,26 @@ int main(int argc, char** argv) {
   nmt::train::FusedAdam opt(model->parameters(), torch::optim::AdamOptions(1e-3));
   const int64_t B = config.train.batch_size, T = 10;
   using Clock = std::chrono::steady_clock;
+  const int64_t decode_batch = argc > 5 ? std::atoll(argv[5]) : 0;
+  if (decode_batch > 0) {
+    model->eval();
+    std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
+    double total = 0;
+    for (int64_t i = 0; i < steps + 2; ++i) {
+      if (i == 2 && std::getenv("NMT_PROFILE"))
+        profile = std::make_unique<torch::autograd::profiler::RecordProfile>(std::getenv("NMT_PROFILE"));
+      auto src = torch::randint(4, sv, {decode_batch, T}, torch::kLong);
+      auto lens = torch::randint(3, T + 1, {decode_batch}, torch::kLong);
+      const auto t0 = Clock::now();
+      nmt::decoding::greedy_search(*model, src, lens, 1, 2, T);
+      if (i >= 2) total += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    }
+    profile.reset();
+    std::printf("%s: greedy search of %lld sentences: %.2f ms per call (%lld steps), %.0f sentences/s\n", argv[1],
+                static_cast<long long>(decode_batch), total / static_cast<double>(steps), static_cast<long long>(T),
+                1000.0 * static_cast<double>(decode_batch * steps) / total);
+    return 0;
+  }
   double t_fwd = 0, t_loss = 0, t_bwd = 0, t_clip = 0, t_opt = 0;
   auto ms = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
   // NMT_PROFILE=FILE writes a Chrome trace of the timed steps (autograd profiler).

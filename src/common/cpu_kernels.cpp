@@ -5,9 +5,11 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <algorithm>
+#include <vector>
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define NMT_CLONES __attribute__((target_clones("default", "arch=haswell", "arch=skylake-avx512")))
+#define NMT_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
 #else
 #define NMT_CLONES
 #endif
@@ -147,22 +149,58 @@ void matmul_tn(const float* a, const float* b, float* out, int64_t batch, int64_
 }
 
 NMT_CLONES
-int64_t argmax_biased(const float* x, const float* bias, int64_t n) {
-  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-  float lane_max[kLanes];
-  for (int k = 0; k < kLanes; ++k) lane_max[k] = kNegInf;
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes)
-    for (int k = 0; k < kLanes; ++k) {
-      const float v = x[j + k] + bias[j + k];
-      lane_max[k] = v > lane_max[k] ? v : lane_max[k];
+void projected_argmax(const float* features, const float* weight, const float* bias, int64_t rows, int64_t k,
+                      int64_t vocab, int64_t* out) {
+  // 16 rows per tile, one row per vector lane: the features are transposed to [k][16] per tile so that one
+  // vector holds a column of the tile, and every weight element is broadcast against it. Per vocabulary
+  // entry the tile's 16 logits then sit in one vector, and the running maximum and its index per row stay
+  // lane-wise: no logits are written, no horizontal reductions. Buffers are plain float/int arrays read and
+  // written through an unaligned vector type.
+  typedef float f16 __attribute__((vector_size(64), aligned(4)));
+  typedef int32_t i16 __attribute__((vector_size(64), aligned(4)));
+  constexpr int64_t kRows = 16, kUnroll = 8;
+  const int64_t tiles = (rows + kRows - 1) / kRows;
+  std::vector<float> xt(static_cast<std::size_t>(tiles * k * kRows), 0.0f);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < k; ++c) xt[static_cast<std::size_t>(((r / kRows) * k + c) * kRows + r % kRows)] = features[r * k + c];
+  std::vector<float> best_value(static_cast<std::size_t>(tiles * kRows), -std::numeric_limits<float>::infinity());
+  std::vector<int32_t> best_index(static_cast<std::size_t>(tiles * kRows), 0);
+  // Vocabulary blocks of about 16 KiB of weights, so that each block stays in L1 across the row tiles.
+  const int64_t block = std::max<int64_t>(kUnroll, (4096 / std::max<int64_t>(k, 1)) / kUnroll * kUnroll);
+  for (int64_t v0 = 0; v0 < vocab; v0 += block) {
+    const int64_t v1 = std::min(vocab, v0 + block);
+    for (int64_t t = 0; t < tiles; ++t) {
+      const f16* x = reinterpret_cast<const f16*>(xt.data() + t * k * kRows);
+      f16* best_slot = reinterpret_cast<f16*>(best_value.data() + t * kRows);
+      i16* index_slot = reinterpret_cast<i16*>(best_index.data() + t * kRows);
+      f16 best = *best_slot;
+      i16 index = *index_slot;
+      int64_t v = v0;
+      for (; v + kUnroll <= v1; v += kUnroll) {
+        f16 acc[kUnroll] = {};
+        const float* w = weight + v * k;
+        for (int64_t c = 0; c < k; ++c)
+          for (int64_t j = 0; j < kUnroll; ++j) acc[j] += x[c] * w[j * k + c];
+        for (int64_t j = 0; j < kUnroll; ++j) {
+          const f16 logits = acc[j] + bias[v + j];
+          const i16 better = logits > best;  // NaN compares false: skipped
+          best = better ? logits : best;
+          index = better ? (i16{} + static_cast<int32_t>(v + j)) : index;
+        }
+      }
+      for (; v < v1; ++v) {
+        f16 acc = {};
+        for (int64_t c = 0; c < k; ++c) acc += x[c] * weight[v * k + c];
+        const f16 logits = acc + bias[v];
+        const i16 better = logits > best;
+        best = better ? logits : best;
+        index = better ? (i16{} + static_cast<int32_t>(v)) : index;
+      }
+      *best_slot = best;
+      *index_slot = index;
     }
-  float max = kNegInf;
-  for (int k = 0; k < kLanes; ++k) max = lane_max[k] > max ? lane_max[k] : max;
-  for (; j < n; ++j) max = x[j] + bias[j] > max ? x[j] + bias[j] : max;
-  for (j = 0; j < n; ++j)
-    if (x[j] + bias[j] == max) return j;
-  return 0;  // every value NaN
+  }
+  for (int64_t r = 0; r < rows; ++r) out[r] = best_index[static_cast<std::size_t>(r)];
 }
 
 NMT_CLONES

@@ -6,8 +6,10 @@
 /// Fused float32 CPU loops for the parts of a training step that LibTorch 1.13 runs as several
 /// memory-bound passes: softmax cross-entropy over the target vocabulary, the Adam update and dropout
 /// masks. Plain C++ (no LibTorch types) so the file compiles quickly and on its own flags; every
-/// function is built three times (generic x86-64, Haswell AVX2+FMA, Skylake-AVX-512) and the loader
-/// picks the best one for the running CPU (GCC `target_clones`). Callers check shapes, strides and dtypes.
+/// function is built three times (generic x86-64, x86-64-v3 = AVX2+FMA, x86-64-v4 = AVX-512) and the loader
+/// picks the best one by the running CPU's features (GCC `target_clones`; clones named by CPU model, such as
+/// `arch=skylake-avx512`, are picked by model number, which a virtual CPU reported as a generic "Intel Xeon
+/// Processor" never matches). Callers check shapes, strides and dtypes.
 
 namespace nmt::common::kernels {
 
@@ -31,10 +33,14 @@ void matmul_nn(const float* a, const float* b, float* out, int64_t batch, int64_
 void matmul_nt(const float* a, const float* b, float* out, int64_t batch, int64_t m, int64_t k, int64_t n);
 void matmul_tn(const float* a, const float* b, float* out, int64_t batch, int64_t r, int64_t m, int64_t n);
 
-/// Index of the largest x[j] + bias[j] for j < `n` (`n` >= 1), the first one on ties, as LibTorch's argmax of
-/// the biased row. NaNs are skipped; when every value is NaN the result is 0. A vectorised maximum, then a scan
-/// for its first position (the row is in cache by then).
-int64_t argmax_biased(const float* x, const float* bias, int64_t n);
+/// Greedy choice over a vocabulary without writing the logits: out[r] = argmax_v (features[r] · weight[v] + bias[v])
+/// for r < `rows`, the first maximum on ties (as LibTorch's argmax; NaN logits are skipped, a row whose logits
+/// are all NaN gets 0). `features` `[rows, k]`, `weight` `[vocab, k]` (an nn::Linear weight), `bias` `[vocab]`,
+/// `out` `[rows]`; row-major, contiguous, `vocab` >= 1. Each dot product sums over k in order, as a GEMM
+/// micro-kernel does. Single-threaded; register tiles of 16 rows × 8 vocabulary entries over vocabulary blocks
+/// that stay in L1.
+void projected_argmax(const float* features, const float* weight, const float* bias, int64_t rows, int64_t k,
+                      int64_t vocab, int64_t* out);
 
 /// One Adam step (Kingma & Ba 2015, as torch::optim::Adam without amsgrad) over `n` parameters:
 /// g = grad_scale·grad + weight_decay·param; exp_avg = β1·exp_avg + (1−β1)·g;

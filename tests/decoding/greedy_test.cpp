@@ -69,7 +69,7 @@ TEST_CASE("batched greedy search gives each sentence what decoding it alone give
 }
 
 TEST_CASE("greedy search picks the arg-max of the output layer", "[decoding]") {
-  // 5,000 target words (past the 16-lane blocks of the fused bias + arg-max scan) and 100 sentences.
+  // 5,000 target words (many vocabulary blocks of the fused projection + arg-max) and 100 sentences (7 row tiles).
   auto c = nmt::test::tiny_model_config(GENERATE(as<std::string>{}, "seq2seq_attention", "transformer"));
   torch::manual_seed(4);
   const int64_t vocab = 5000, batch = 100, max_len = 4;

@@ -1,0 +1,61 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "common/cpu_kernels.h"
+
+namespace {
+
+/// argmax_v (x[r] · w[v] + b[v]) in double precision, the first maximum on ties.
+int64_t reference_argmax(const std::vector<float>& x, const std::vector<float>& w, const std::vector<float>& b,
+                         int64_t r, int64_t k, int64_t vocab) {
+  int64_t best = 0;
+  double best_value = -std::numeric_limits<double>::infinity();
+  for (int64_t v = 0; v < vocab; ++v) {
+    double s = 0;
+    for (int64_t c = 0; c < k; ++c) s += static_cast<double>(x[r * k + c]) * w[v * k + c];
+    s += b[v];
+    if (s > best_value) best_value = s, best = v;
+  }
+  return best;
+}
+
+}  // namespace
+
+TEST_CASE("projected_argmax is the arg-max of the output layer's logits", "[common]") {
+  std::mt19937 gen(7);
+  std::normal_distribution<float> normal;
+  auto fill = [&](std::vector<float>& v) {
+    for (auto& e : v) e = normal(gen);
+  };
+  SECTION("random shapes around the 16-row tiles, the 8-word unroll and the vocabulary blocks") {
+    const int64_t k = GENERATE(1, 5, 32, 33, 256);
+    const int64_t vocab = GENERATE(1, 7, 8, 100, 2000);
+    const int64_t rows = GENERATE(1, 15, 16, 17, 40);
+    std::vector<float> x(static_cast<std::size_t>(rows * k)), w(static_cast<std::size_t>(vocab * k)),
+        b(static_cast<std::size_t>(vocab));
+    fill(x), fill(w), fill(b);
+    std::vector<int64_t> out(static_cast<std::size_t>(rows), -1);
+    nmt::common::kernels::projected_argmax(x.data(), w.data(), b.data(), rows, k, vocab, out.data());
+    for (int64_t r = 0; r < rows; ++r) {
+      INFO("k " << k << ", vocab " << vocab << ", row " << r);
+      CHECK(out[static_cast<std::size_t>(r)] == reference_argmax(x, w, b, r, k, vocab));
+    }
+  }
+  SECTION("ties go to the first word; NaN logits are skipped; all-NaN rows give 0") {
+    const int64_t k = 4, vocab = 40;
+    std::vector<float> x(2 * k), w(vocab * k, 0.0f), b(vocab, 0.0f);
+    fill(x);
+    b[9] = b[17] = b[33] = 5.0f;  // every logit is the bias: three equal maxima
+    std::vector<int64_t> out(2, -1);
+    nmt::common::kernels::projected_argmax(x.data(), w.data(), b.data(), 2, k, vocab, out.data());
+    CHECK(out == std::vector<int64_t>{9, 9});
+    w[9 * k + 2] = std::nanf("");                                  // word 9's logit is NaN in every row
+    for (int64_t c = 0; c < k; ++c) x[1 * k + c] = std::nanf("");  // row 1: every logit NaN
+    nmt::common::kernels::projected_argmax(x.data(), w.data(), b.data(), 2, k, vocab, out.data());
+    CHECK(out == std::vector<int64_t>{17, 0});
+  }
+}
