@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <limits>
 #include <algorithm>
+#include <thread>
 #include <vector>
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
@@ -148,59 +149,110 @@ void matmul_tn(const float* a, const float* b, float* out, int64_t batch, int64_
   }
 }
 
+namespace {
+
+typedef float Floats16 __attribute__((vector_size(64), aligned(4)));
+typedef int32_t Ints16 __attribute__((vector_size(64), aligned(4)));
+
+/// Running arg-max over the vocabulary entries [v0, v1) for kTiles tiles of 16 rows (projected_argmax):
+/// `xt` holds each tile's features transposed, [tile][k][16]; `best`/`index` each tile's 16 running maxima
+/// and their word ids. Register block: kTiles × kUnroll accumulators (16 with the defaults: a column of
+/// each tile is loaded once per kUnroll broadcast weights).
+template <int64_t kTiles, int64_t kUnroll>
+inline __attribute__((always_inline)) void argmax_tiles(const float* xt, const float* weight, const float* bias,
+                                                        int64_t k, int64_t v0, int64_t v1, Floats16* best,
+                                                        Ints16* index) {
+  const Floats16* x = reinterpret_cast<const Floats16*>(xt);
+  Floats16 top[kTiles];
+  Ints16 at[kTiles];
+  for (int64_t t = 0; t < kTiles; ++t) top[t] = best[t], at[t] = index[t];
+  auto update = [&](int64_t t, Floats16 logits, int64_t v) {
+    const Ints16 better = logits > top[t];  // NaN compares false: skipped
+    top[t] = better ? logits : top[t];
+    at[t] = better ? (Ints16{} + static_cast<int32_t>(v)) : at[t];
+  };
+  int64_t v = v0;
+  for (; v + kUnroll <= v1; v += kUnroll) {
+    Floats16 acc[kTiles][kUnroll] = {};
+    const float* w = weight + v * k;
+    for (int64_t c = 0; c < k; ++c)
+      for (int64_t t = 0; t < kTiles; ++t) {
+        const Floats16 column = x[t * k + c];
+        for (int64_t j = 0; j < kUnroll; ++j) acc[t][j] += column * w[j * k + c];
+      }
+    for (int64_t t = 0; t < kTiles; ++t)
+      for (int64_t j = 0; j < kUnroll; ++j) update(t, acc[t][j] + bias[v + j], v + j);
+  }
+  for (; v < v1; ++v)
+    for (int64_t t = 0; t < kTiles; ++t) {
+      Floats16 acc = {};
+      for (int64_t c = 0; c < k; ++c) acc += x[t * k + c] * weight[v * k + c];
+      update(t, acc + bias[v], v);
+    }
+  for (int64_t t = 0; t < kTiles; ++t) best[t] = top[t], index[t] = at[t];
+}
+
+}  // namespace
+
+namespace {
+
+/// One thread's share of projected_argmax: vocabulary blocks [first_block, last_block) of `block` entries,
+/// running maxima of all tiles in `best`/`index` (`tiles` × 16 lanes each).
 NMT_CLONES
+void argmax_blocks(const float* xt, const float* weight, const float* bias, int64_t tiles, int64_t k, int64_t vocab,
+                   int64_t block, int64_t first_block, int64_t last_block, float* best, int32_t* index) {
+  constexpr int64_t kRows = 16;
+  Floats16* top = reinterpret_cast<Floats16*>(best);
+  Ints16* at = reinterpret_cast<Ints16*>(index);
+  for (int64_t b = first_block; b < last_block; ++b) {
+    const int64_t v0 = b * block, v1 = std::min(vocab, v0 + block);
+    int64_t t = 0;
+    for (; t + 2 <= tiles; t += 2) argmax_tiles<2, 4>(xt + t * k * kRows, weight, bias, k, v0, v1, top + t, at + t);
+    if (t < tiles) argmax_tiles<1, 8>(xt + t * k * kRows, weight, bias, k, v0, v1, top + t, at + t);
+  }
+}
+
+}  // namespace
+
 void projected_argmax(const float* features, const float* weight, const float* bias, int64_t rows, int64_t k,
-                      int64_t vocab, int64_t* out) {
+                      int64_t vocab, int64_t* out, int threads) {
   // 16 rows per tile, one row per vector lane: the features are transposed to [k][16] per tile so that one
   // vector holds a column of the tile, and every weight element is broadcast against it. Per vocabulary
   // entry the tile's 16 logits then sit in one vector, and the running maximum and its index per row stay
   // lane-wise: no logits are written, no horizontal reductions. Buffers are plain float/int arrays read and
   // written through an unaligned vector type.
-  typedef float f16 __attribute__((vector_size(64), aligned(4)));
-  typedef int32_t i16 __attribute__((vector_size(64), aligned(4)));
-  constexpr int64_t kRows = 16, kUnroll = 8;
+  constexpr int64_t kRows = 16;
   const int64_t tiles = (rows + kRows - 1) / kRows;
   std::vector<float> xt(static_cast<std::size_t>(tiles * k * kRows), 0.0f);
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < k; ++c) xt[static_cast<std::size_t>(((r / kRows) * k + c) * kRows + r % kRows)] = features[r * k + c];
-  std::vector<float> best_value(static_cast<std::size_t>(tiles * kRows), -std::numeric_limits<float>::infinity());
-  std::vector<int32_t> best_index(static_cast<std::size_t>(tiles * kRows), 0);
+    for (int64_t c = 0; c < k; ++c)
+      xt[static_cast<std::size_t>(((r / kRows) * k + c) * kRows + r % kRows)] = features[r * k + c];
   // Vocabulary blocks of about 16 KiB of weights, so that each block stays in L1 across the row tiles.
-  const int64_t block = std::max<int64_t>(kUnroll, (4096 / std::max<int64_t>(k, 1)) / kUnroll * kUnroll);
-  for (int64_t v0 = 0; v0 < vocab; v0 += block) {
-    const int64_t v1 = std::min(vocab, v0 + block);
-    for (int64_t t = 0; t < tiles; ++t) {
-      const f16* x = reinterpret_cast<const f16*>(xt.data() + t * k * kRows);
-      f16* best_slot = reinterpret_cast<f16*>(best_value.data() + t * kRows);
-      i16* index_slot = reinterpret_cast<i16*>(best_index.data() + t * kRows);
-      f16 best = *best_slot;
-      i16 index = *index_slot;
-      int64_t v = v0;
-      for (; v + kUnroll <= v1; v += kUnroll) {
-        f16 acc[kUnroll] = {};
-        const float* w = weight + v * k;
-        for (int64_t c = 0; c < k; ++c)
-          for (int64_t j = 0; j < kUnroll; ++j) acc[j] += x[c] * w[j * k + c];
-        for (int64_t j = 0; j < kUnroll; ++j) {
-          const f16 logits = acc[j] + bias[v + j];
-          const i16 better = logits > best;  // NaN compares false: skipped
-          best = better ? logits : best;
-          index = better ? (i16{} + static_cast<int32_t>(v + j)) : index;
-        }
-      }
-      for (; v < v1; ++v) {
-        f16 acc = {};
-        for (int64_t c = 0; c < k; ++c) acc += x[c] * weight[v * k + c];
-        const f16 logits = acc + bias[v];
-        const i16 better = logits > best;
-        best = better ? logits : best;
-        index = better ? (i16{} + static_cast<int32_t>(v)) : index;
-      }
-      *best_slot = best;
-      *index_slot = index;
-    }
+  const int64_t block = std::max<int64_t>(8, (4096 / std::max<int64_t>(k, 1)) / 8 * 8);
+  const int64_t blocks = (vocab + block - 1) / block;
+  // Threads take contiguous runs of blocks, each with its own running maxima (a thread costs tens of µs to
+  // start, so below 2^24 multiply-adds one thread does it all).
+  const int64_t parts =
+      std::min<int64_t>({std::max(threads, 1), blocks, rows * k * vocab >= (int64_t{1} << 24) ? 64 : 1});
+  const std::size_t lanes = static_cast<std::size_t>(tiles * kRows);
+  std::vector<float> best_value(lanes * static_cast<std::size_t>(parts), -std::numeric_limits<float>::infinity());
+  std::vector<int32_t> best_index(lanes * static_cast<std::size_t>(parts), 0);
+  auto scan = [&](int64_t part) {
+    argmax_blocks(xt.data(), weight, bias, tiles, k, vocab, block, blocks * part / parts, blocks * (part + 1) / parts,
+                  best_value.data() + lanes * static_cast<std::size_t>(part),
+                  best_index.data() + lanes * static_cast<std::size_t>(part));
+  };
+  std::vector<std::thread> helpers;
+  for (int64_t part = 1; part < parts; ++part) helpers.emplace_back(scan, part);
+  scan(0);
+  for (auto& helper : helpers) helper.join();
+  for (int64_t r = 0; r < rows; ++r) {
+    // Parts in vocabulary order; a later part wins only with a strictly larger maximum (first maximum on ties).
+    std::size_t pick = static_cast<std::size_t>(r);
+    for (std::size_t i = pick + lanes; i < best_value.size(); i += lanes)
+      if (best_value[i] > best_value[pick]) pick = i;
+    out[r] = best_index[pick];
   }
-  for (int64_t r = 0; r < rows; ++r) out[r] = best_index[static_cast<std::size_t>(r)];
 }
 
 NMT_CLONES

@@ -37,10 +37,11 @@ void matmul_tn(const float* a, const float* b, float* out, int64_t batch, int64_
 /// for r < `rows`, the first maximum on ties (as LibTorch's argmax; NaN logits are skipped, a row whose logits
 /// are all NaN gets 0). `features` `[rows, k]`, `weight` `[vocab, k]` (an nn::Linear weight), `bias` `[vocab]`,
 /// `out` `[rows]`; row-major, contiguous, `vocab` >= 1. Each dot product sums over k in order, as a GEMM
-/// micro-kernel does. Single-threaded; register tiles of 16 rows × 8 vocabulary entries over vocabulary blocks
-/// that stay in L1.
+/// micro-kernel does. Register tiles of 32 rows × 4 vocabulary entries over vocabulary blocks that stay in L1;
+/// up to `threads` threads split the vocabulary when there are at least 2^24 multiply-adds. Throws
+/// std::system_error when a thread cannot start.
 void projected_argmax(const float* features, const float* weight, const float* bias, int64_t rows, int64_t k,
-                      int64_t vocab, int64_t* out);
+                      int64_t vocab, int64_t* out, int threads = 1);
 
 /// One Adam step (Kingma & Ba 2015, as torch::optim::Adam without amsgrad) over `n` parameters:
 /// g = grad_scale·grad + weight_decay·param; exp_avg = β1·exp_avg + (1−β1)·g;

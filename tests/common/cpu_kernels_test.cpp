@@ -35,13 +35,14 @@ TEST_CASE("projected_argmax is the arg-max of the output layer's logits", "[comm
     const int64_t k = GENERATE(1, 5, 32, 33, 256);
     const int64_t vocab = GENERATE(1, 7, 8, 100, 2000);
     const int64_t rows = GENERATE(1, 15, 16, 17, 40);
+    const int threads = GENERATE(1, 3);  // 256 x 2000 x 40 passes the 2^24 multiply-adds that start threads
     std::vector<float> x(static_cast<std::size_t>(rows * k)), w(static_cast<std::size_t>(vocab * k)),
         b(static_cast<std::size_t>(vocab));
     fill(x), fill(w), fill(b);
     std::vector<int64_t> out(static_cast<std::size_t>(rows), -1);
-    nmt::common::kernels::projected_argmax(x.data(), w.data(), b.data(), rows, k, vocab, out.data());
+    nmt::common::kernels::projected_argmax(x.data(), w.data(), b.data(), rows, k, vocab, out.data(), threads);
     for (int64_t r = 0; r < rows; ++r) {
-      INFO("k " << k << ", vocab " << vocab << ", row " << r);
+      INFO("k " << k << ", vocab " << vocab << ", row " << r << ", threads " << threads);
       CHECK(out[static_cast<std::size_t>(r)] == reference_argmax(x, w, b, r, k, vocab));
     }
   }
@@ -57,5 +58,17 @@ TEST_CASE("projected_argmax is the arg-max of the output layer's logits", "[comm
     for (int64_t c = 0; c < k; ++c) x[1 * k + c] = std::nanf("");  // row 1: every logit NaN
     nmt::common::kernels::projected_argmax(x.data(), w.data(), b.data(), 2, k, vocab, out.data());
     CHECK(out == std::vector<int64_t>{17, 0});
+  }
+  SECTION("threads split the vocabulary and keep the first maximum across their parts") {
+    const int64_t k = 1024, vocab = 20000;  // 2 x 1024 x 20000 > 2^24 multiply-adds: 3 threads
+    std::vector<float> x(2 * k), w(vocab * k, 0.0f), b(vocab, 0.0f);
+    fill(x);
+    b[100] = b[19000] = 5.0f;  // equal maxima in the first and the last third
+    std::vector<int64_t> out(2, -1);
+    nmt::common::kernels::projected_argmax(x.data(), w.data(), b.data(), 2, k, vocab, out.data(), 3);
+    CHECK(out == std::vector<int64_t>{100, 100});
+    b[19000] = 5.5f;
+    nmt::common::kernels::projected_argmax(x.data(), w.data(), b.data(), 2, k, vocab, out.data(), 3);
+    CHECK(out == std::vector<int64_t>{19000, 19000});
   }
 }
