@@ -56,30 +56,52 @@ inline __attribute__((always_inline)) uint32_t lowbias32(uint32_t x) {
   return x;
 }
 
-}  // namespace
-
-NMT_CLONES
-float softmax_cross_entropy_row(const float* logits, float* grad, int64_t n, int64_t label, float label_smoothing) {
+/// Pass 1 of softmax_cross_entropy_row: maximum and sum of x[j] = logits[j] (+ bias[j], then also stored in
+/// grad[j]) over the row.
+template <bool kBias>
+inline __attribute__((always_inline)) void max_and_sum(const float* logits, const float* bias, float* grad, int64_t n,
+                                                       float& max, float& sum) {
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-  // Pass 1: maximum and sum of the logits.
   float lane_max[kLanes], lane_sum[kLanes];
   for (int k = 0; k < kLanes; ++k) lane_max[k] = kNegInf, lane_sum[k] = 0.0f;
   int64_t j = 0;
   for (; j + kLanes <= n; j += kLanes)
     for (int k = 0; k < kLanes; ++k) {
-      const float v = logits[j + k];
+      float v = logits[j + k];
+      if constexpr (kBias) v += bias[j + k], grad[j + k] = v;
       lane_max[k] = v > lane_max[k] ? v : lane_max[k];
       lane_sum[k] += v;
     }
-  float max = kNegInf, sum = 0.0f;
+  max = kNegInf, sum = 0.0f;
   for (int k = 0; k < kLanes; ++k) max = lane_max[k] > max ? lane_max[k] : max, sum += lane_sum[k];
-  for (; j < n; ++j) max = logits[j] > max ? logits[j] : max, sum += logits[j];
+  for (; j < n; ++j) {
+    float v = logits[j];
+    if constexpr (kBias) v += bias[j], grad[j] = v;
+    max = v > max ? v : max, sum += v;
+  }
+}
+
+}  // namespace
+
+NMT_CLONES
+float softmax_cross_entropy_row(const float* logits, const float* bias, float* grad, int64_t n, int64_t label,
+                                float label_smoothing) {
+  // Pass 1: maximum and sum of the (biased) logits; with a bias, the biased row is kept in grad and read from
+  // there (grad may be the logits' own row).
+  float max, sum;
+  if (bias != nullptr) {
+    max_and_sum<true>(logits, bias, grad, n, max, sum);
+    logits = grad;
+  } else {
+    max_and_sum<false>(logits, nullptr, grad, n, max, sum);
+  }
+  const float label_logit = logits[label];  // read before pass 2 overwrites an aliased row
   // A NaN never wins a comparison but does reach the sum; +inf - inf below gives NaN too.
   if (std::isnan(sum)) max = sum;
   // Pass 2: e^(x - max) into grad, and its sum.
   float lane_exp[kLanes];
   for (int k = 0; k < kLanes; ++k) lane_exp[k] = 0.0f;
-  j = 0;
+  int64_t j = 0;
   for (; j + kLanes <= n; j += kLanes)
     for (int k = 0; k < kLanes; ++k) {
       const float e = exp_nonpositive(logits[j + k] - max);
@@ -99,7 +121,7 @@ float softmax_cross_entropy_row(const float* logits, float* grad, int64_t n, int
   for (j = 0; j < n; ++j) grad[j] = grad[j] * inv - uniform;
   grad[label] -= 1.0f - label_smoothing;
   const float log_sum_exp = max + std::log(sum_exp);
-  return log_sum_exp - (1.0f - label_smoothing) * logits[label] - uniform * sum;
+  return log_sum_exp - (1.0f - label_smoothing) * label_logit - uniform * sum;
 }
 
 NMT_CLONES

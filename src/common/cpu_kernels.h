@@ -15,13 +15,15 @@ namespace nmt::common::kernels {
 
 /// Softmax cross-entropy of one row of logits with label smoothing, and its gradient, in one call.
 ///
-/// `logits` and `grad` point at `n` floats; `label` is in [0, n); `label_smoothing` ε in [0, 1).
-/// Writes `grad[j] = softmax(logits)[j] − ε/n − (1−ε)·[j = label]` (∂loss/∂logits) and returns
+/// `logits` and `grad` point at `n` floats (`grad` may be `logits` itself: the gradient then replaces the
+/// row); `bias`, when not null, at `n` floats added to the logits first (the output layer's bias); `label` is in
+/// [0, n); `label_smoothing` ε in [0, 1). Writes `grad[j] = softmax(logits)[j] − ε/n − (1−ε)·[j = label]` (∂loss/∂logits) and returns
 /// `loss = logsumexp(logits) − (1−ε)·logits[label] − ε·mean(logits)`, the same quantity as PyTorch's
 /// `cross_entropy(..., label_smoothing=ε)` (Szegedy et al. 2016). exp is a Cephes-style polynomial with
 /// about 2 ulp relative error; inputs below max − 87 count as e^−87. A NaN or infinite logit makes the
 /// loss NaN. Three passes over the row, the last two in cache.
-float softmax_cross_entropy_row(const float* logits, float* grad, int64_t n, int64_t label, float label_smoothing);
+float softmax_cross_entropy_row(const float* logits, const float* bias, float* grad, int64_t n, int64_t label,
+                                float label_smoothing);
 
 /// Small batched matrix products for attention (a few tens of rows and columns per matrix, hundreds of
 /// matrices), where one BLAS call per matrix costs more than the arithmetic. Row-major, contiguous, batch

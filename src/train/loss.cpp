@@ -11,6 +11,13 @@ namespace nmt::train {
 
 namespace {
 
+/// Throws c10::Error when a label is outside [0, vocab).
+void check_labels(const int64_t* labels, int64_t rows, int64_t vocab) {
+  for (int64_t r = 0; r < rows; ++r)
+    TORCH_CHECK(labels[r] >= 0 && labels[r] < vocab, "softmax_cross_entropy: label ", labels[r], " at row ", r,
+                " is outside [0, ", vocab, ")");
+}
+
 /// Autograd function whose forward computes both the loss and its gradient with respect to the logits
 /// (common::kernels::softmax_cross_entropy_row); backward scales that gradient by the incoming one.
 struct FusedSoftmaxCrossEntropy : public torch::autograd::Function<FusedSoftmaxCrossEntropy> {
@@ -25,12 +32,10 @@ struct FusedSoftmaxCrossEntropy : public torch::autograd::Function<FusedSoftmaxC
     const int64_t* yp = y.data_ptr<int64_t>();
     float* gp = grad.data_ptr<float>();
     float* lp = loss.data_ptr<float>();
-    for (int64_t r = 0; r < rows; ++r)
-      TORCH_CHECK(yp[r] >= 0 && yp[r] < vocab, "softmax_cross_entropy: label ", yp[r], " at row ", r,
-                  " is outside [0, ", vocab, ")");
+    check_labels(yp, rows, vocab);
     at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r)
-        lp[r] = common::kernels::softmax_cross_entropy_row(xp + r * vocab, gp + r * vocab, vocab, yp[r],
+        lp[r] = common::kernels::softmax_cross_entropy_row(xp + r * vocab, nullptr, gp + r * vocab, vocab, yp[r],
                                                            static_cast<float>(label_smoothing));
     });
     ctx->save_for_backward({grad});
@@ -44,11 +49,57 @@ struct FusedSoftmaxCrossEntropy : public torch::autograd::Function<FusedSoftmaxC
   }
 };
 
-/// MaskedLoss of `logits` `[rows.size(0), vocab]`, the logits at flat positions `rows` of `labels` `[batch, steps]`.
-MaskedLoss loss_at_rows(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& rows,
-                        double label_smoothing) {
-  const auto per_token = softmax_cross_entropy(logits, labels.reshape({-1}).index_select(0, rows), label_smoothing);
-  return {per_token.sum(), torch::full({}, static_cast<double>(rows.size(0)), per_token.options())};
+/// Autograd function for the output layer and softmax cross-entropy together (CPU float32): features
+/// `[rows, num_hiddens]`, weight `[vocab, num_hiddens]`, bias `[vocab]`, labels `[rows]` -> loss `[rows]`.
+/// Forward: one GEMM for features · weightᵀ, then per row the bias, the loss and ∂loss/∂logits, written over the
+/// logits (common::kernels::softmax_cross_entropy_row), which are never kept. Backward, with g the incoming
+/// gradient `[rows]` and G the saved ∂loss/∂logits: ∂/∂features = g ⊙ (G · W), ∂/∂W = Gᵀ · (g ⊙ features),
+/// ∂/∂b = Gᵀ · g. The scaling by g lands on the `[rows, num_hiddens]` side, so no pass over the
+/// `[rows, vocab]` matrix runs outside the GEMMs (the chain rule through logits = features·Wᵀ + b).
+struct ProjectedSoftmaxCrossEntropy : public torch::autograd::Function<ProjectedSoftmaxCrossEntropy> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& features,
+                               const torch::Tensor& weight, const torch::Tensor& bias, const torch::Tensor& labels,
+                               double label_smoothing) {
+    const auto y = labels.contiguous();
+    const auto b = bias.contiguous();
+    const int64_t rows = features.size(0), vocab = weight.size(0);
+    check_labels(y.data_ptr<int64_t>(), rows, vocab);
+    auto grad = torch::mm(features, weight.t());  // the logits, then ∂loss/∂logits in place
+    auto loss = torch::empty({rows}, features.options());
+    float* gp = grad.data_ptr<float>();
+    const float* bp = b.data_ptr<float>();
+    const int64_t* yp = y.data_ptr<int64_t>();
+    float* lp = loss.data_ptr<float>();
+    at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r)
+        lp[r] = common::kernels::softmax_cross_entropy_row(gp + r * vocab, bp, gp + r * vocab, vocab, yp[r],
+                                                           static_cast<float>(label_smoothing));
+    });
+    ctx->save_for_backward({features, weight, grad});
+    return loss;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_outputs) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &features = saved[0], &weight = saved[1], &grad = saved[2];
+    const auto g = grad_outputs[0].contiguous();  // [rows]
+    torch::Tensor d_features, d_weight, d_bias;
+    if (ctx->needs_input_grad(0)) d_features = torch::mm(grad, weight).mul_(g.unsqueeze(1));
+    if (ctx->needs_input_grad(1)) d_weight = torch::mm(grad.t(), features * g.unsqueeze(1));
+    if (ctx->needs_input_grad(2)) d_bias = torch::mv(grad.t(), g);
+    return {d_features, d_weight, d_bias, torch::Tensor(), torch::Tensor()};
+  }
+};
+
+/// MaskedLoss of a per-token loss `[num_valid]`.
+MaskedLoss summed(const torch::Tensor& per_token) {
+  return {per_token.sum(), torch::full({}, static_cast<double>(per_token.size(0)), per_token.options())};
+}
+
+void check_label_smoothing(double label_smoothing) {
+  TORCH_CHECK(label_smoothing >= 0.0 && label_smoothing < 1.0, "label_smoothing must be in [0, 1), got ",
+              label_smoothing);
 }
 
 }  // namespace
@@ -57,14 +108,29 @@ torch::Tensor softmax_cross_entropy(const torch::Tensor& logits, const torch::Te
   TORCH_CHECK(logits.dim() == 2, "softmax_cross_entropy: logits must be [rows, vocab], got ", logits.sizes());
   TORCH_CHECK(labels.dim() == 1 && labels.size(0) == logits.size(0), "softmax_cross_entropy: labels ",
               labels.sizes(), " do not match logits ", logits.sizes());
-  TORCH_CHECK(label_smoothing >= 0.0 && label_smoothing < 1.0, "label_smoothing must be in [0, 1), got ",
-              label_smoothing);
+  check_label_smoothing(label_smoothing);
   if (logits.device().is_cpu() && logits.scalar_type() == torch::kFloat && labels.scalar_type() == torch::kLong &&
       logits.size(1) > 0)
     return FusedSoftmaxCrossEntropy::apply(logits, labels, label_smoothing);
   namespace F = torch::nn::functional;
   return F::cross_entropy(logits, labels,
                           F::CrossEntropyFuncOptions().reduction(torch::kNone).label_smoothing(label_smoothing));
+}
+
+torch::Tensor projected_cross_entropy(const torch::Tensor& features, const torch::Tensor& weight,
+                                      const torch::Tensor& bias, const torch::Tensor& labels, double label_smoothing) {
+  TORCH_CHECK(features.dim() == 2 && weight.dim() == 2 && bias.dim() == 1 && features.size(1) == weight.size(1) &&
+                  bias.size(0) == weight.size(0),
+              "projected_cross_entropy: features ", features.sizes(), ", weight ", weight.sizes(), " and bias ",
+              bias.sizes(), " do not match");
+  TORCH_CHECK(labels.dim() == 1 && labels.size(0) == features.size(0), "projected_cross_entropy: labels ",
+              labels.sizes(), " do not match features ", features.sizes());
+  check_label_smoothing(label_smoothing);
+  const bool cpu_float = features.device().is_cpu() && features.scalar_type() == torch::kFloat &&
+                         weight.scalar_type() == torch::kFloat && bias.scalar_type() == torch::kFloat;
+  if (cpu_float && labels.scalar_type() == torch::kLong && weight.size(0) > 0)
+    return ProjectedSoftmaxCrossEntropy::apply(features, weight, bias, labels, label_smoothing);
+  return softmax_cross_entropy(models::vocab_projection(features, weight, bias), labels, label_smoothing);
 }
 
 torch::Tensor valid_positions(const torch::Tensor& valid_lens, int64_t steps) {
@@ -77,7 +143,8 @@ MaskedLoss masked_cross_entropy(const torch::Tensor& logits, const torch::Tensor
   TORCH_CHECK(labels.sizes() == logits.sizes().slice(0, 2), "labels ", labels.sizes(), " do not match logits ",
               logits.sizes());
   const auto rows = valid_positions(valid_lens, labels.size(1));
-  return loss_at_rows(logits.reshape({-1, logits.size(2)}).index_select(0, rows), labels, rows, label_smoothing);
+  return summed(softmax_cross_entropy(logits.reshape({-1, logits.size(2)}).index_select(0, rows),
+                                      labels.reshape({-1}).index_select(0, rows), label_smoothing));
 }
 
 MaskedLoss masked_cross_entropy(models::Seq2SeqModelImpl& model, const torch::Tensor& features,
@@ -86,8 +153,9 @@ MaskedLoss masked_cross_entropy(models::Seq2SeqModelImpl& model, const torch::Te
   TORCH_CHECK(labels.sizes() == features.sizes().slice(0, 2), "labels ", labels.sizes(), " do not match features ",
               features.sizes());
   const auto rows = valid_positions(valid_lens, labels.size(1));
-  return loss_at_rows(model.project(features.reshape({-1, features.size(2)}).index_select(0, rows)), labels, rows,
-                      label_smoothing);
+  const auto [weight, bias] = model.output_layer();
+  return summed(projected_cross_entropy(features.reshape({-1, features.size(2)}).index_select(0, rows), weight, bias,
+                                        labels.reshape({-1}).index_select(0, rows), label_smoothing));
 }
 
 }  // namespace nmt::train

@@ -28,6 +28,18 @@ struct MaskedLoss {
 torch::Tensor softmax_cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels,
                                     double label_smoothing = 0.0);
 
+/// The output layer and softmax_cross_entropy together: loss `[rows]` (nats) of the logits
+/// features · weightᵀ + bias for `features` `[rows, num_hiddens]`, `weight` `[vocab, num_hiddens]`, `bias`
+/// `[vocab]`, `labels` `[rows]` int64; differentiable with respect to features, weight and bias. Equal to
+/// softmax_cross_entropy(models::vocab_projection(features, weight, bias), labels, label_smoothing). On CPU
+/// float32 the `[rows, vocab]` logits are overwritten by their gradient in the forward pass, and backward applies
+/// the incoming per-row gradient on the `[rows, num_hiddens]` side of the products, so the only passes over
+/// `[rows, vocab]` are the GEMMs and the loss's own row pass. Throws c10::Error (TORCH_CHECK) on bad shapes, a
+/// label outside [0, vocab) or label_smoothing outside [0, 1).
+torch::Tensor projected_cross_entropy(const torch::Tensor& features, const torch::Tensor& weight,
+                                      const torch::Tensor& bias, const torch::Tensor& labels,
+                                      double label_smoothing = 0.0);
+
 /// Row indices of the valid positions of a `[batch, steps]` tensor flattened to `[batch·steps]`:
 /// b·steps + t for every t < valid_lens[b] (clamped to steps), in row-major order. `[num_valid]` int64 on
 /// the device of `valid_lens` (one host synchronisation on CUDA, for the count).
@@ -39,8 +51,9 @@ MaskedLoss masked_cross_entropy(const torch::Tensor& logits, const torch::Tensor
                                 const torch::Tensor& valid_lens, double label_smoothing = 0.0);
 
 /// The same loss from the decoder's features `[batch, steps, num_hiddens]` (Seq2SeqModelImpl::forward_features):
-/// the output layer (`model.project`) runs only on the valid positions, so padding costs neither the
-/// `[positions, tgt_vocab]` matrix product nor the softmax. Equal to masked_cross_entropy(model.project(features), ...).
+/// the output layer (`model.output_layer()`, through projected_cross_entropy) runs only on the valid positions, so
+/// padding costs neither the `[positions, tgt_vocab]` matrix product nor the softmax. Equal to
+/// masked_cross_entropy(model.project(features), ...).
 MaskedLoss masked_cross_entropy(models::Seq2SeqModelImpl& model, const torch::Tensor& features,
                                 const torch::Tensor& labels, const torch::Tensor& valid_lens,
                                 double label_smoothing = 0.0);

@@ -94,6 +94,45 @@ TEST_CASE("fused softmax cross-entropy edge cases", "[loss]") {
   }
 }
 
+TEST_CASE("projected cross-entropy matches the output layer + cross_entropy in double precision", "[loss]") {
+  namespace F = torch::nn::functional;
+  torch::manual_seed(8);
+  const double eps = GENERATE(0.0, 0.1);
+  const int64_t vocab = GENERATE(1, 17, 1000);
+  const int64_t rows = 6, hiddens = 5;
+  auto features = torch::randn({rows, hiddens}).requires_grad_();
+  auto weight = torch::randn({vocab, hiddens}).requires_grad_();
+  auto bias = torch::randn({vocab}).requires_grad_();
+  const auto labels = torch::randint(0, vocab, {rows}, torch::kLong);
+  const auto g = torch::rand({rows}) + 0.5;  // a different incoming gradient per row
+  const auto loss = nmt::train::projected_cross_entropy(features, weight, bias, labels, eps);
+  (loss * g).sum().backward();
+  auto fd = features.detach().to(torch::kDouble).requires_grad_();
+  auto wd = weight.detach().to(torch::kDouble).requires_grad_();
+  auto bd = bias.detach().to(torch::kDouble).requires_grad_();
+  const auto reference = F::cross_entropy(F::linear(fd, wd, bd), labels,
+                                          F::CrossEntropyFuncOptions().reduction(torch::kNone).label_smoothing(eps));
+  (reference * g.to(torch::kDouble)).sum().backward();
+  CHECK(torch::allclose(loss.to(torch::kDouble), reference.detach(), 1e-5, 1e-5));
+  CHECK(torch::allclose(features.grad().to(torch::kDouble), fd.grad(), 1e-4, 1e-5));
+  CHECK(torch::allclose(weight.grad().to(torch::kDouble), wd.grad(), 1e-4, 1e-5));
+  CHECK(torch::allclose(bias.grad().to(torch::kDouble), bd.grad(), 1e-4, 1e-5));
+  SECTION("no rows: zero loss and zero gradients") {
+    const auto none = nmt::train::projected_cross_entropy(features.narrow(0, 0, 0), weight, bias,
+                                                          labels.narrow(0, 0, 0), eps);
+    CHECK(none.size(0) == 0);
+    weight.mutable_grad().zero_();
+    none.sum().backward();
+    CHECK(weight.grad().abs().sum().item<double>() == 0.0);
+  }
+  SECTION("bad shapes and labels throw") {
+    CHECK_THROWS(nmt::train::projected_cross_entropy(features, weight.narrow(1, 0, 4), bias, labels));
+    CHECK_THROWS(nmt::train::projected_cross_entropy(features, weight, bias, labels.narrow(0, 0, 3)));
+    CHECK_THROWS_WITH(nmt::train::projected_cross_entropy(features, weight, bias, torch::full({rows}, vocab, torch::kLong)),
+                      Catch::Contains("outside [0, " + std::to_string(vocab) + ")"));
+  }
+}
+
 TEST_CASE("loss from decoder features projects only valid positions and equals the loss from logits", "[loss]") {
   auto c = nmt::test::tiny_model_config(GENERATE(as<std::string>{}, "seq2seq", "seq2seq_attention", "transformer"));
   c.dropout = 0.0;
