@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
     auto src = torch::randint(4, sv, {B, T}, torch::kLong), tgt = torch::randint(4, tv, {B, T}, torch::kLong);
     auto lens = torch::randint(3, T + 1, {B}, torch::kLong);
     auto t0 = Clock::now();
-    opt.zero_grad();
+    for (auto& p : model->parameters()) p.mutable_grad().reset();  // as the trainer does (no zero-fill)
     auto features = model->forward_features(src, lens, tgt);
     auto t1 = Clock::now();
     auto l = nmt::train::masked_cross_entropy(*model, features, tgt, lens, config.train.label_smoothing);
