@@ -8,7 +8,7 @@
 #   1. nmt_bench                      (OPENBLAS_CORETYPE unset: nmt picks its kernels itself, see common/blas.h)
 #   2. bench/reference/d2l_reference.py with OpenBLAS's default kernels (OPENBLAS_CORETYPE unset:
 #      what a PyTorch user gets)
-#   3. the same with OPENBLAS_CORETYPE set to the core nmt_bench reported (same kernels as nmt)
+#   3. the same with OPENBLAS_CORETYPE (and OPENBLAS_THREAD_TIMEOUT) set as nmt_bench reported (same kernels as nmt)
 # Sizes: book  = d2l's (embed 32, hiddens 32, 2 layers, batch 64; Transformer 4 heads, FFN 64)
 #        large = embed 256, hiddens 256, 2 layers, batch 128; Transformer 4 heads, FFN 1024
 # num_steps 10, min_freq 2, dropout 0.1, all pairs, no held-out split, d2l-like random batches.
@@ -87,17 +87,24 @@ for size in "${size_list[@]}"; do
     # shellcheck disable=SC2086
     args=(--model "$model" --label "$size" $flags "${common[@]}")
     echo "[bench] $model $size: nmt" >&2
-    env -u OPENBLAS_CORETYPE -u NMT_BLAS_REEXEC "$bench_bin" "${args[@]}" >"$tmp/out.json"
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_THREAD_TIMEOUT -u NMT_BLAS_REEXEC "$bench_bin" "${args[@]}" >"$tmp/out.json"
     record nmt "$tmp/out.json"
     core="$(tail -n 1 "$tmp/out.json" | jq -r '.blas.core')"
+    timeout="$(tail -n 1 "$tmp/out.json" | jq -r '.blas.openblas_thread_timeout // ""')"
 
     echo "[bench] $model $size: python, OpenBLAS default kernels (training only)" >&2
-    env -u OPENBLAS_CORETYPE "$python" bench/reference/d2l_reference.py "${args[@]}" --decode 0 --decode1 0 >"$tmp/out.json"
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_THREAD_TIMEOUT "$python" bench/reference/d2l_reference.py "${args[@]}" \
+      --decode 0 --decode1 0 >"$tmp/out.json"
     record default "$tmp/out.json"
 
     if [ -n "$core" ]; then
-      echo "[bench] $model $size: python, OPENBLAS_CORETYPE=$core (nmt's kernels)" >&2
-      OPENBLAS_CORETYPE="$core" "$python" bench/reference/d2l_reference.py "${args[@]}" >"$tmp/out.json"
+      # nmt's OpenBLAS settings: its kernels and, when it set one, its thread timeout (common/blas.h).
+      echo "[bench] $model $size: python, OPENBLAS_CORETYPE=$core OPENBLAS_THREAD_TIMEOUT=${timeout:-unset} (nmt's)" >&2
+      if [ -n "$timeout" ]; then
+        OPENBLAS_CORETYPE="$core" OPENBLAS_THREAD_TIMEOUT="$timeout" "$python" bench/reference/d2l_reference.py "${args[@]}" >"$tmp/out.json"
+      else
+        env -u OPENBLAS_THREAD_TIMEOUT OPENBLAS_CORETYPE="$core" "$python" bench/reference/d2l_reference.py "${args[@]}" >"$tmp/out.json"
+      fi
       record same_as_nmt "$tmp/out.json"
     fi
   done

@@ -19,7 +19,7 @@
 #include "train/trainer.h"
 
 int main(int argc, char** argv) {
-  nmt::common::ensure_fast_blas(argc, argv);  // may re-execute the program once with OPENBLAS_CORETYPE set
+  nmt::common::ensure_fast_blas(argc, argv);  // may re-execute the program once with OpenBLAS settings (common/blas.h)
   nmt::common::tune_malloc();  // keep freed tensor memory mapped (common/memory.h)
   CLI::App app{"nmt: neural machine translation (GRU seq2seq, Bahdanau attention, Transformer) on LibTorch"};
   app.require_subcommand(1);

@@ -14,7 +14,9 @@ namespace {
 
 constexpr const char* kCoreTypeEnv = "OPENBLAS_CORETYPE";
 constexpr const char* kReexecEnv = "NMT_BLAS_REEXEC";
-constexpr const char* kReexecDone = "1";
+constexpr const char* kReexecDone = "1";                // re-executed with OPENBLAS_CORETYPE set by us
+constexpr const char* kReexecTimeoutOnly = "thread-timeout";  // re-executed for the thread timeout alone
+constexpr const char* kThreadTimeoutEnv = "OPENBLAS_THREAD_TIMEOUT";
 constexpr const char* kReexecFailedPrefix = "failed";
 
 std::string to_lower(std::string s) {
@@ -95,20 +97,35 @@ std::optional<std::string> choose_openblas_core(const CpuFeatures& cpu,
   return std::nullopt;
 }
 
+std::optional<std::string> choose_openblas_thread_timeout(bool is_openblas, int threads,
+                                                          const std::optional<std::string>& user_value) {
+  if (user_value.has_value() || !is_openblas || threads < 2) return std::nullopt;
+  return std::string("4");
+}
+
 void ensure_fast_blas(int argc, char** argv) {
   if (argc < 1 || argv == nullptr || argv[0] == nullptr) return;
   if (std::getenv(kReexecEnv) != nullptr) return;  // already re-executed (or tried): never loop
+  const std::string detected = openblas_core_name();
   const std::optional<std::string> core =
-      choose_openblas_core(detect_cpu_features(), openblas_core_name(), env_value(kCoreTypeEnv));
-  if (!core) return;
-  if (setenv(kCoreTypeEnv, core->c_str(), 1) != 0 || setenv(kReexecEnv, kReexecDone, 1) != 0) {
-    unsetenv(kCoreTypeEnv);
+      choose_openblas_core(detect_cpu_features(), detected, env_value(kCoreTypeEnv));
+  const std::optional<std::string> timeout =
+      choose_openblas_thread_timeout(!detected.empty(), openblas_num_threads(), env_value(kThreadTimeoutEnv));
+  if (!core && !timeout) return;
+  auto undo = [&] {
+    if (core) unsetenv(kCoreTypeEnv);
+    if (timeout) unsetenv(kThreadTimeoutEnv);
+  };
+  if ((core && setenv(kCoreTypeEnv, core->c_str(), 1) != 0) ||
+      (timeout && setenv(kThreadTimeoutEnv, timeout->c_str(), 1) != 0) ||
+      setenv(kReexecEnv, core ? kReexecDone : kReexecTimeoutOnly, 1) != 0) {
+    undo();
     return;
   }
   execv("/proc/self/exe", argv);
-  // Only reached when exec failed: keep OpenBLAS's choice, remember why for blas_info().
+  // Only reached when exec failed: keep OpenBLAS's choices, remember why for blas_info().
   const std::string reason = std::string(kReexecFailedPrefix) + ": " + std::strerror(errno);
-  unsetenv(kCoreTypeEnv);
+  undo();
   setenv(kReexecEnv, reason.c_str(), 1);
 }
 
@@ -116,7 +133,8 @@ nlohmann::json BlasInfo::to_json() const {
   nlohmann::json j = {{"core", core},
                       {"chosen_by", chosen_by},
                       {"cpu_features", cpu_features},
-                      {"openblas_threads", openblas_threads}};
+                      {"openblas_threads", openblas_threads},
+                      {"openblas_thread_timeout", thread_timeout}};
   if (!note.empty()) j["note"] = note;
   return j;
 }
@@ -134,6 +152,7 @@ BlasInfo blas_info() {
   info.core = openblas_core_name();
   info.cpu_features = cpu_features_string(detect_cpu_features());
   info.openblas_threads = openblas_num_threads();
+  info.thread_timeout = env_value(kThreadTimeoutEnv).value_or("");
   const std::optional<std::string> reexec = env_value(kReexecEnv);
   const bool coretype_set = std::getenv(kCoreTypeEnv) != nullptr;
   if (reexec && *reexec == kReexecDone && coretype_set) {
@@ -144,7 +163,7 @@ BlasInfo blas_info() {
     info.chosen_by = "openblas";
   }
   if (reexec && reexec->rfind(kReexecFailedPrefix, 0) == 0) {
-    info.note = "re-exec with OPENBLAS_CORETYPE " + *reexec;
+    info.note = "re-exec with OpenBLAS settings " + *reexec;
   }
   return info;
 }

@@ -57,14 +57,27 @@ std::optional<std::string> choose_openblas_core(const CpuFeatures& cpu,
                                                 const std::string& detected_core,
                                                 const std::optional<std::string>& user_value);
 
+/// Pure decision: which `OPENBLAS_THREAD_TIMEOUT` to set, or nullopt to leave OpenBLAS's default.
+///
+/// After each threaded call, OpenBLAS's idle workers spin for 2^28 cycles (~0.1 s) by default before they
+/// sleep; nmt's own threads (greedy search's fused projection + arg-max, common/cpu_kernels.h) then share the
+/// cores with them. "4" (2^4 cycles: sleep at once) made batched greedy decoding of the 256-hidden GRUs
+/// 1.4-1.6x faster here and left training steps unchanged within noise (`nmt_step_profile`, back to back).
+/// - `user_value` (the environment variable when set) always wins -> nullopt.
+/// - not OpenBLAS, or fewer than 2 `threads` -> nullopt. Otherwise "4". Never throws.
+std::optional<std::string> choose_openblas_thread_timeout(bool is_openblas, int threads,
+                                                          const std::optional<std::string>& user_value);
+
 /// To be called first thing in `main()`, before any other work (threads, files, logging).
 ///
-/// When `choose_openblas_core(detect_cpu_features(), openblas_core_name(), $OPENBLAS_CORETYPE)`
-/// gives a core and `NMT_BLAS_REEXEC` is not set, sets `OPENBLAS_CORETYPE=<core>` and
-/// `NMT_BLAS_REEXEC=1` and replaces the process with `execv("/proc/self/exe", argv)`; it then
+/// OpenBLAS reads its environment when it loads, so settings take a re-execution. When
+/// `choose_openblas_core(detect_cpu_features(), openblas_core_name(), $OPENBLAS_CORETYPE)` gives a core
+/// or `choose_openblas_thread_timeout(...)` a timeout, and `NMT_BLAS_REEXEC` is not set, sets
+/// `OPENBLAS_CORETYPE` / `OPENBLAS_THREAD_TIMEOUT` and `NMT_BLAS_REEXEC` (`1` when the core was set,
+/// `thread-timeout` otherwise) and replaces the process with `execv("/proc/self/exe", argv)`; it then
 /// does not return. Otherwise returns at once. Never loops (the re-executed program sees
 /// `NMT_BLAS_REEXEC`). When exec fails the variables are put back, `NMT_BLAS_REEXEC` records
-/// the failure, and the program continues silently with OpenBLAS's choice; `blas_info().note`
+/// the failure, and the program continues silently with OpenBLAS's choices; `blas_info().note`
 /// reports it for the logs. `argv` must be `main`'s null-terminated argument vector. Never throws.
 void ensure_fast_blas(int argc, char** argv);
 
@@ -75,9 +88,10 @@ struct BlasInfo {
                              ///< re-executed with it), "openblas" (OpenBLAS's own choice).
   std::string cpu_features;  ///< `cpu_features_string(detect_cpu_features())`.
   int openblas_threads = -1; ///< `openblas_num_threads()`.
+  std::string thread_timeout; ///< $OPENBLAS_THREAD_TIMEOUT (log2 of idle spin cycles), "" = OpenBLAS's default.
   std::string note;          ///< "" or a problem to log (e.g. "re-exec failed: ...").
 
-  /// {"core","chosen_by","cpu_features","openblas_threads"} plus "note" when not empty.
+  /// {"core","chosen_by","cpu_features","openblas_threads","openblas_thread_timeout"} plus "note" when not empty.
   nlohmann::json to_json() const;
   /// One line, e.g. "OpenBLAS core SkylakeX (cpu: avx512f avx2 fma; chosen by auto)", or
   /// "BLAS is not OpenBLAS (cpu: ...)".

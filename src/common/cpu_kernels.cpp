@@ -2,10 +2,11 @@
 // accumulators, which the compiler vectorises without reassociating floating-point sums (no -ffast-math).
 #include "common/cpu_kernels.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <algorithm>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -178,8 +179,8 @@ typedef int32_t Ints16 __attribute__((vector_size(64), aligned(4)));
 
 /// Running arg-max over the vocabulary entries [v0, v1) for kTiles tiles of 16 rows (projected_argmax):
 /// `xt` holds each tile's features transposed, [tile][k][16]; `best`/`index` each tile's 16 running maxima
-/// and their word ids. Register block: kTiles × kUnroll accumulators (16 with the defaults: a column of
-/// each tile is loaded once per kUnroll broadcast weights).
+/// and their word ids. Register block: kTiles × kUnroll accumulators (8 as called: 2 tiles × 4 words, so that
+/// per step over k, 2 loaded columns meet 4 broadcast weights in 8 FMAs).
 template <int64_t kTiles, int64_t kUnroll>
 inline __attribute__((always_inline)) void argmax_tiles(const float* xt, const float* weight, const float* bias,
                                                         int64_t k, int64_t v0, int64_t v1, Floats16* best,
@@ -213,10 +214,6 @@ inline __attribute__((always_inline)) void argmax_tiles(const float* xt, const f
     }
   for (int64_t t = 0; t < kTiles; ++t) best[t] = top[t], index[t] = at[t];
 }
-
-}  // namespace
-
-namespace {
 
 /// One thread's share of projected_argmax: vocabulary blocks [first_block, last_block) of `block` entries,
 /// running maxima of all tiles in `best`/`index` (`tiles` × 16 lanes each).
@@ -265,7 +262,13 @@ void projected_argmax(const float* features, const float* weight, const float* b
                   best_index.data() + lanes * static_cast<std::size_t>(part));
   };
   std::vector<std::thread> helpers;
-  for (int64_t part = 1; part < parts; ++part) helpers.emplace_back(scan, part);
+  for (int64_t part = 1; part < parts; ++part) {
+    try {
+      helpers.emplace_back(scan, part);
+    } catch (const std::system_error&) {
+      scan(part);  // no thread to be had: this one does the part
+    }
+  }
   scan(0);
   for (auto& helper : helpers) helper.join();
   for (int64_t r = 0; r < rows; ++r) {

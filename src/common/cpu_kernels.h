@@ -40,8 +40,8 @@ void matmul_tn(const float* a, const float* b, float* out, int64_t batch, int64_
 /// are all NaN gets 0). `features` `[rows, k]`, `weight` `[vocab, k]` (an nn::Linear weight), `bias` `[vocab]`,
 /// `out` `[rows]`; row-major, contiguous, `vocab` >= 1. Each dot product sums over k in order, as a GEMM
 /// micro-kernel does. Register tiles of 32 rows × 4 vocabulary entries over vocabulary blocks that stay in L1;
-/// up to `threads` threads split the vocabulary when there are at least 2^24 multiply-adds. Throws
-/// std::system_error when a thread cannot start.
+/// up to `threads` threads split the vocabulary when there are at least 2^24 multiply-adds (a part whose thread
+/// cannot start runs on the calling thread). Never throws except std::bad_alloc.
 void projected_argmax(const float* features, const float* weight, const float* bias, int64_t rows, int64_t k,
                       int64_t vocab, int64_t* out, int threads = 1);
 

@@ -79,6 +79,16 @@ TEST_CASE("choose_openblas_core decides which kernels to force", "[common][blas]
   CHECK(nmt::common::choose_openblas_core(c.cpu, c.detected, c.user) == c.expected);
 }
 
+TEST_CASE("choose_openblas_thread_timeout shortens OpenBLAS's idle spinning", "[common][blas]") {
+  using nmt::common::choose_openblas_thread_timeout;
+  CHECK(choose_openblas_thread_timeout(true, 2, std::nullopt) == std::optional<std::string>("4"));
+  CHECK(choose_openblas_thread_timeout(true, 16, std::nullopt) == std::optional<std::string>("4"));
+  CHECK_FALSE(choose_openblas_thread_timeout(true, 2, std::string("28")).has_value());  // the user's wins
+  CHECK_FALSE(choose_openblas_thread_timeout(true, 2, std::string("")).has_value());
+  CHECK_FALSE(choose_openblas_thread_timeout(true, 1, std::nullopt).has_value());  // no idle workers
+  CHECK_FALSE(choose_openblas_thread_timeout(false, 2, std::nullopt).has_value()); // not OpenBLAS
+}
+
 TEST_CASE("cpu_features_string lists present features", "[common][blas]") {
   CHECK(nmt::common::cpu_features_string(cpu(true, true, true)) == "avx512f avx2 fma");
   CHECK(nmt::common::cpu_features_string(cpu(false, true, false)) == "avx2");
@@ -129,7 +139,7 @@ TEST_CASE("blas_info reports OpenBLAS and how its core was chosen", "[common][bl
     EnvGuard b("NMT_BLAS_REEXEC", std::string("failed: No such file or directory"));
     const auto info = nmt::common::blas_info();
     CHECK(info.chosen_by == "openblas");
-    CHECK(info.note == "re-exec with OPENBLAS_CORETYPE failed: No such file or directory");
+    CHECK(info.note == "re-exec with OpenBLAS settings failed: No such file or directory");
     CHECK(info.to_json().at("note") == info.note);
   }
 }
@@ -146,14 +156,15 @@ TEST_CASE("BlasInfo formats for logs and metrics", "[common][blas]") {
   CHECK(j.at("chosen_by") == "auto");
   CHECK(j.at("cpu_features") == "avx512f avx2 fma");
   CHECK(j.at("openblas_threads") == 2);
+  CHECK(j.at("openblas_thread_timeout") == "");
   CHECK_FALSE(j.contains("note"));
 
   info.core = "";
   info.chosen_by = "openblas";
-  info.note = "re-exec with OPENBLAS_CORETYPE failed: x";
+  info.note = "re-exec with OpenBLAS settings failed: x";
   CHECK(info.describe() ==
         "BLAS is not OpenBLAS (cpu: avx512f avx2 fma; chosen by openblas) "
-        "[re-exec with OPENBLAS_CORETYPE failed: x]");
+        "[re-exec with OpenBLAS settings failed: x]");
 }
 
 TEST_CASE("ensure_fast_blas never re-executes twice", "[common][blas]") {
@@ -165,9 +176,10 @@ TEST_CASE("ensure_fast_blas never re-executes twice", "[common][blas]") {
     nmt::common::ensure_fast_blas(1, argv);  // would replace this process otherwise
     CHECK(std::getenv("OPENBLAS_CORETYPE") == nullptr);
   }
-  SECTION("returns when the user chose the core") {
+  SECTION("returns when the user chose the core and the thread timeout") {
     EnvGuard a("NMT_BLAS_REEXEC", std::nullopt);
     EnvGuard b("OPENBLAS_CORETYPE", std::string("Prescott"));
+    EnvGuard c("OPENBLAS_THREAD_TIMEOUT", std::string("28"));
     char arg0[] = "nmt_tests";
     char* argv[] = {arg0, nullptr};
     nmt::common::ensure_fast_blas(1, argv);
