@@ -42,6 +42,14 @@ inline __attribute__((always_inline)) float exp_nonpositive(float x) {
   return y * __builtin_bit_cast(float, pow2);
 }
 
+/// tanh(x) = sign(x) · (1 − e^(−2|x|)) / (1 + e^(−2|x|)), with exp_nonpositive; NaN stays NaN, ±inf gives ±1.
+inline __attribute__((always_inline)) float tanh_via_exp(float x) {
+  const float magnitude = x < 0.0f ? -x : x;
+  const float e = exp_nonpositive(-2.0f * magnitude);
+  const float t = (1.0f - e) / (1.0f + e);
+  return x < 0.0f ? -t : t;
+}
+
 /// y[j] += s · x[j] for j < n (the inner loop of the small matrix products).
 inline __attribute__((always_inline)) void axpy(float* __restrict y, float s, const float* __restrict x, int64_t n) {
   for (int64_t j = 0; j < n; ++j) y[j] += s * x[j];
@@ -278,6 +286,20 @@ void projected_argmax(const float* features, const float* weight, const float* b
       if (best_value[i] > best_value[pick]) pick = i;
     out[r] = best_index[pick];
   }
+}
+
+NMT_CLONES
+void additive_tanh(const float* queries, const float* keys, float* out, int64_t batch, int64_t num_queries,
+                   int64_t num_keys, int64_t h) {
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t i = 0; i < num_queries; ++i) {
+      const float* q = queries + (b * num_queries + i) * h;
+      for (int64_t j = 0; j < num_keys; ++j) {
+        const float* k = keys + (b * num_keys + j) * h;
+        float* o = out + ((b * num_queries + i) * num_keys + j) * h;
+        for (int64_t t = 0; t < h; ++t) o[t] = tanh_via_exp(q[t] + k[t]);
+      }
+    }
 }
 
 NMT_CLONES

@@ -68,7 +68,33 @@ struct MatmulNT : public torch::autograd::Function<MatmulNT> {
   }
 };
 
+/// y = tanh(q[:, :, None] + k[:, None]); dq = Σ_j g·(1 − y²), dk = Σ_i g·(1 − y²).
+struct AdditiveTanh : public torch::autograd::Function<AdditiveTanh> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q_in,
+                               const torch::Tensor& k_in) {
+    const auto q = q_in.contiguous(), k = k_in.contiguous();
+    auto out = torch::empty({q.size(0), q.size(1), k.size(1), q.size(2)}, q.options());
+    common::kernels::additive_tanh(q.data_ptr<float>(), k.data_ptr<float>(), out.data_ptr<float>(), q.size(0),
+                                   q.size(1), k.size(1), q.size(2));
+    ctx->save_for_backward({out});
+    return out;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    const auto d = at::tanh_backward(grad[0], ctx->get_saved_variables()[0]);  // [B, Q, K, H]
+    return {d.sum(2), d.sum(1)};
+  }
+};
+
 }  // namespace
+
+torch::Tensor additive_features(const torch::Tensor& queries, const torch::Tensor& keys) {
+  TORCH_CHECK(queries.dim() == 3 && keys.dim() == 3 && queries.size(0) == keys.size(0) &&
+                  queries.size(2) == keys.size(2),
+              "additive_features: queries ", queries.sizes(), " and keys ", keys.sizes(), " do not match");
+  if (!use_kernels(queries, keys)) return torch::tanh(queries.unsqueeze(2) + keys.unsqueeze(1));
+  return AdditiveTanh::apply(queries, keys);
+}
 
 torch::Tensor batched_matmul(const torch::Tensor& a, const torch::Tensor& b) {
   check_batched(a, b, 2, 1, "batched_matmul");
@@ -117,7 +143,7 @@ torch::Tensor AdditiveAttentionImpl::forward(const torch::Tensor& queries, const
                                              const torch::Tensor& values, const torch::Tensor& valid_lens,
                                              torch::Tensor* weights) {
   auto q = W_q->forward(queries);                                             // [B, Q, H]
-  auto features = torch::tanh(q.unsqueeze(2) + projected_keys.unsqueeze(1));  // [B, Q, K, H]
+  auto features = additive_features(q, projected_keys);                       // [B, Q, K, H]
   auto scores = w_v->forward(features).squeeze(-1);                           // [B, Q, K]
   auto attention = masked_softmax(scores, valid_lens);
   if (weights) *weights = attention;

@@ -21,6 +21,13 @@ torch::Tensor batched_matmul(const torch::Tensor& a, const torch::Tensor& b);
 /// dot-product scores, before the scaling), without materialising the transposed keys. As batched_matmul.
 torch::Tensor batched_matmul_nt(const torch::Tensor& a, const torch::Tensor& b);
 
+/// Features of additive (Bahdanau) attention, d2l.ai §11.4: tanh(queries[:, :, None] + keys[:, None]) for
+/// `queries` `[batch, num_queries, num_hiddens]` and projected `keys` `[batch, num_keys, num_hiddens]` ->
+/// `[batch, num_queries, num_keys, num_hiddens]`, differentiable. On CPU float32 one loop
+/// (common::kernels::additive_tanh, absolute error below 3e-7) instead of LibTorch's broadcast add and its tanh;
+/// other devices and dtypes use those. Throws c10::Error on mismatched shapes.
+torch::Tensor additive_features(const torch::Tensor& queries, const torch::Tensor& keys);
+
 /// Softmax over the last axis of `scores` `[batch, queries, keys]` where key positions at or past the valid
 /// length get weight exactly 0 (d2l `masked_softmax`; masked scores are set to -1e6 before the softmax).
 /// `valid_lens`: undefined (no mask), `[batch]` (same length for every query) or `[batch, queries]`.
