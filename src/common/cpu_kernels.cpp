@@ -197,7 +197,7 @@ inline __attribute__((always_inline)) void argmax_tiles(const float* xt, const f
   Floats16 top[kTiles];
   Ints16 at[kTiles];
   for (int64_t t = 0; t < kTiles; ++t) top[t] = best[t], at[t] = index[t];
-  auto update = [&](int64_t t, Floats16 logits, int64_t v) {
+  auto update = [&](int64_t t, const Floats16& logits, int64_t v) {
     const Ints16 better = logits > top[t];  // NaN compares false: skipped
     top[t] = better ? logits : top[t];
     at[t] = better ? (Ints16{} + static_cast<int32_t>(v)) : at[t];
