@@ -3,10 +3,11 @@
 #include <cstdint>
 
 /// \file
-/// Fused float32 CPU loops for the parts of a training step that LibTorch 1.13 runs as several
-/// memory-bound passes: softmax cross-entropy over the target vocabulary, the Adam update and dropout
-/// masks. Plain C++ (no LibTorch types) so the file compiles quickly and on its own flags; every
-/// function is built three times (generic x86-64, x86-64-v3 = AVX2+FMA, x86-64-v4 = AVX-512) and the loader
+/// Fused float32 CPU loops for the parts of training and decoding that LibTorch 1.13 runs as several
+/// memory-bound passes or slow calls: softmax cross-entropy over the target vocabulary, the Adam update, dropout
+/// masks, small batched matrix products, Bahdanau's tanh features and greedy search's projection + arg-max.
+/// Plain C++ (no LibTorch types) so the file compiles quickly and on its own flags; every
+/// loop is built three times (generic x86-64, x86-64-v3 = AVX2+FMA, x86-64-v4 = AVX-512) and the loader
 /// picks the best one by the running CPU's features (GCC `target_clones`; clones named by CPU model, such as
 /// `arch=skylake-avx512`, are picked by model number, which a virtual CPU reported as a generic "Intel Xeon
 /// Processor" never matches). Callers check shapes, strides and dtypes.
@@ -39,7 +40,8 @@ void matmul_tn(const float* a, const float* b, float* out, int64_t batch, int64_
 /// for r < `rows`, the first maximum on ties (as LibTorch's argmax; NaN logits are skipped, a row whose logits
 /// are all NaN gets 0). `features` `[rows, k]`, `weight` `[vocab, k]` (an nn::Linear weight), `bias` `[vocab]`,
 /// `out` `[rows]`; row-major, contiguous, `vocab` >= 1. Each dot product sums over k in order, as a GEMM
-/// micro-kernel does. Register tiles of 32 rows × 4 vocabulary entries over vocabulary blocks that stay in L1;
+/// micro-kernel does. Register tiles of 32 rows × 4 vocabulary entries (16 × 8 for an odd last tile of 16 rows)
+/// over vocabulary blocks that stay in L1;
 /// up to `threads` threads split the vocabulary when there are at least 2^24 multiply-adds (a part whose thread
 /// cannot start runs on the calling thread). Never throws except std::bad_alloc.
 void projected_argmax(const float* features, const float* weight, const float* bias, int64_t rows, int64_t k,
