@@ -90,6 +90,21 @@ inline __attribute__((always_inline)) void max_and_sum(const float* logits, cons
   }
 }
 
+/// out[i×n] = Σ_q A(i, q) · b[q×n] per batch entry, where A(i, q) = a[i·stride_i + q·stride_q] (an m × k matrix
+/// read row-major or transposed); sums over q in order. matmul_nn and matmul_tn.
+inline __attribute__((always_inline)) void matmul_rows(const float* a, const float* b, float* out, int64_t batch,
+                                                       int64_t m, int64_t k, int64_t n, int64_t stride_i,
+                                                       int64_t stride_q) {
+  for (int64_t p = 0; p < batch; ++p) {
+    const float* ap = a + p * m * k;
+    const float* bp = b + p * k * n;
+    float* op = out + p * m * n;
+    for (int64_t e = 0; e < m * n; ++e) op[e] = 0.0f;
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t q = 0; q < k; ++q) axpy(op + i * n, ap[i * stride_i + q * stride_q], bp + q * n, n);
+  }
+}
+
 }  // namespace
 
 NMT_CLONES
@@ -135,14 +150,7 @@ float softmax_cross_entropy_row(const float* logits, const float* bias, float* g
 
 NMT_CLONES
 void matmul_nn(const float* a, const float* b, float* out, int64_t batch, int64_t m, int64_t k, int64_t n) {
-  for (int64_t p = 0; p < batch; ++p) {
-    const float* ap = a + p * m * k;
-    const float* bp = b + p * k * n;
-    float* op = out + p * m * n;
-    for (int64_t e = 0; e < m * n; ++e) op[e] = 0.0f;
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t q = 0; q < k; ++q) axpy(op + i * n, ap[i * k + q], bp + q * n, n);
-  }
+  matmul_rows(a, b, out, batch, m, k, n, k, 1);
 }
 
 NMT_CLONES
@@ -170,14 +178,7 @@ void matmul_nt(const float* a, const float* b, float* out, int64_t batch, int64_
 
 NMT_CLONES
 void matmul_tn(const float* a, const float* b, float* out, int64_t batch, int64_t r, int64_t m, int64_t n) {
-  for (int64_t p = 0; p < batch; ++p) {
-    const float* ap = a + p * r * m;
-    const float* bp = b + p * r * n;
-    float* op = out + p * m * n;
-    for (int64_t e = 0; e < m * n; ++e) op[e] = 0.0f;
-    for (int64_t t = 0; t < r; ++t)
-      for (int64_t i = 0; i < m; ++i) axpy(op + i * n, ap[t * m + i], bp + t * n, n);
-  }
+  matmul_rows(a, b, out, batch, m, r, n, 1, m);
 }
 
 namespace {
