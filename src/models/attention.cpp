@@ -42,29 +42,22 @@ torch::Tensor run_kernel(Layout layout, const torch::Tensor& a_in, const torch::
   return out;
 }
 
-/// C = A·B. dA = dC·Bᵀ (nt), dB = Aᵀ·dC (tn).
-struct MatmulNN : public torch::autograd::Function<MatmulNN> {
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& a, const torch::Tensor& b) {
+/// C = A·B (transpose_b false) or A·Bᵀ (true).
+/// A·B:  dA = dC·Bᵀ (nt), dB = Aᵀ·dC (tn).   A·Bᵀ: dA = dC·B (nn), dB = dCᵀ·A (tn).
+struct BatchedMatmul : public torch::autograd::Function<BatchedMatmul> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& a, const torch::Tensor& b,
+                               bool transpose_b) {
     ctx->save_for_backward({a, b});
-    return run_kernel(Layout::kNN, a, b);
+    ctx->saved_data["transpose_b"] = transpose_b;
+    return run_kernel(transpose_b ? Layout::kNT : Layout::kNN, a, b);
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad) {
     const auto saved = ctx->get_saved_variables();
-    return {run_kernel(Layout::kNT, grad[0], saved[1]), run_kernel(Layout::kTN, saved[0], grad[0])};
-  }
-};
-
-/// C = A·Bᵀ. dA = dC·B (nn), dB = dCᵀ·A (tn).
-struct MatmulNT : public torch::autograd::Function<MatmulNT> {
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& a, const torch::Tensor& b) {
-    ctx->save_for_backward({a, b});
-    return run_kernel(Layout::kNT, a, b);
-  }
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
-                                                 torch::autograd::variable_list grad) {
-    const auto saved = ctx->get_saved_variables();
-    return {run_kernel(Layout::kNN, grad[0], saved[1]), run_kernel(Layout::kTN, grad[0], saved[0])};
+    const auto &a = saved[0], &b = saved[1], &dc = grad[0];
+    if (ctx->saved_data["transpose_b"].toBool())
+      return {run_kernel(Layout::kNN, dc, b), run_kernel(Layout::kTN, dc, a), torch::Tensor()};
+    return {run_kernel(Layout::kNT, dc, b), run_kernel(Layout::kTN, a, dc), torch::Tensor()};
   }
 };
 
@@ -99,13 +92,13 @@ torch::Tensor additive_features(const torch::Tensor& queries, const torch::Tenso
 torch::Tensor batched_matmul(const torch::Tensor& a, const torch::Tensor& b) {
   check_batched(a, b, 2, 1, "batched_matmul");
   if (!use_kernels(a, b)) return torch::bmm(a, b);
-  return MatmulNN::apply(a, b);
+  return BatchedMatmul::apply(a, b, false);
 }
 
 torch::Tensor batched_matmul_nt(const torch::Tensor& a, const torch::Tensor& b) {
   check_batched(a, b, 2, 2, "batched_matmul_nt");
   if (!use_kernels(a, b)) return torch::bmm(a, b.transpose(1, 2));
-  return MatmulNT::apply(a, b);
+  return BatchedMatmul::apply(a, b, true);
 }
 
 torch::Tensor sequence_mask(const torch::Tensor& valid_lens, int64_t steps) {
