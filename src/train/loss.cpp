@@ -11,11 +11,30 @@ namespace nmt::train {
 
 namespace {
 
+/// Softmax cross-entropy of every row of `logits` `[rows, vocab]` (contiguous float, plus `bias` `[vocab]` when
+/// defined) against `labels` `[rows]`: returns the loss `[rows]` and writes ∂loss/∂logits into `grad`
+/// `[rows, vocab]` (contiguous; may be `logits` itself), one common::kernels::softmax_cross_entropy_row per row.
 /// Throws c10::Error when a label is outside [0, vocab).
-void check_labels(const int64_t* labels, int64_t rows, int64_t vocab) {
+torch::Tensor cross_entropy_rows(const torch::Tensor& logits, const torch::Tensor& bias, torch::Tensor& grad,
+                                 const torch::Tensor& labels, double label_smoothing) {
+  const auto y = labels.contiguous();
+  const int64_t rows = logits.size(0), vocab = logits.size(1);
+  const int64_t* yp = y.data_ptr<int64_t>();
   for (int64_t r = 0; r < rows; ++r)
-    TORCH_CHECK(labels[r] >= 0 && labels[r] < vocab, "softmax_cross_entropy: label ", labels[r], " at row ", r,
+    TORCH_CHECK(yp[r] >= 0 && yp[r] < vocab, "softmax_cross_entropy: label ", yp[r], " at row ", r,
                 " is outside [0, ", vocab, ")");
+  const auto b = bias.defined() ? bias.contiguous() : bias;
+  const float* bp = b.defined() ? b.data_ptr<float>() : nullptr;
+  const float* xp = logits.data_ptr<float>();
+  float* gp = grad.data_ptr<float>();
+  auto loss = torch::empty({rows}, logits.options());
+  float* lp = loss.data_ptr<float>();
+  at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r)
+      lp[r] = common::kernels::softmax_cross_entropy_row(xp + r * vocab, bp, gp + r * vocab, vocab, yp[r],
+                                                         static_cast<float>(label_smoothing));
+  });
+  return loss;
 }
 
 /// Autograd function whose forward computes both the loss and its gradient with respect to the logits
@@ -24,20 +43,8 @@ struct FusedSoftmaxCrossEntropy : public torch::autograd::Function<FusedSoftmaxC
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& logits,
                                const torch::Tensor& labels, double label_smoothing) {
     const auto x = logits.contiguous();
-    const auto y = labels.contiguous();
-    const int64_t rows = x.size(0), vocab = x.size(1);
     auto grad = torch::empty_like(x);
-    auto loss = torch::empty({rows}, x.options());
-    const float* xp = x.data_ptr<float>();
-    const int64_t* yp = y.data_ptr<int64_t>();
-    float* gp = grad.data_ptr<float>();
-    float* lp = loss.data_ptr<float>();
-    check_labels(yp, rows, vocab);
-    at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; ++r)
-        lp[r] = common::kernels::softmax_cross_entropy_row(xp + r * vocab, nullptr, gp + r * vocab, vocab, yp[r],
-                                                           static_cast<float>(label_smoothing));
-    });
+    auto loss = cross_entropy_rows(x, torch::Tensor(), grad, labels, label_smoothing);
     ctx->save_for_backward({grad});
     return loss;
   }
@@ -60,21 +67,8 @@ struct ProjectedSoftmaxCrossEntropy : public torch::autograd::Function<Projected
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& features,
                                const torch::Tensor& weight, const torch::Tensor& bias, const torch::Tensor& labels,
                                double label_smoothing) {
-    const auto y = labels.contiguous();
-    const auto b = bias.contiguous();
-    const int64_t rows = features.size(0), vocab = weight.size(0);
-    check_labels(y.data_ptr<int64_t>(), rows, vocab);
     auto grad = torch::mm(features, weight.t());  // the logits, then ∂loss/∂logits in place
-    auto loss = torch::empty({rows}, features.options());
-    float* gp = grad.data_ptr<float>();
-    const float* bp = b.data_ptr<float>();
-    const int64_t* yp = y.data_ptr<int64_t>();
-    float* lp = loss.data_ptr<float>();
-    at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; ++r)
-        lp[r] = common::kernels::softmax_cross_entropy_row(gp + r * vocab, bp, gp + r * vocab, vocab, yp[r],
-                                                           static_cast<float>(label_smoothing));
-    });
+    auto loss = cross_entropy_rows(grad, bias, grad, labels, label_smoothing);
     ctx->save_for_backward({features, weight, grad});
     return loss;
   }
