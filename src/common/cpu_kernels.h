@@ -51,7 +51,8 @@ void projected_argmax(const float* features, const float* weight, const float* b
 /// `queries` `[batch, num_queries, h]`, `keys` `[batch, num_keys, h]`, `out` `[batch, num_queries, num_keys, h]`;
 /// row-major, contiguous. The broadcast sum is never stored. tanh from exp_nonpositive (as the loss):
 /// absolute error below 3e-7 against the exact value; NaN stays NaN, ±inf gives ±1. (LibTorch 1.13's
-/// vectorised tanh, Sleef's, takes 5x its exp's time here: 0.92 ms for 128 × 10 × 256 floats.)
+/// vectorised tanh, Sleef's, takes 5x its exp's time here: 0.92 ms for 128 × 10 × 256 floats, timed through
+/// Debian's python3-torch.)
 void additive_tanh(const float* queries, const float* keys, float* out, int64_t batch, int64_t num_queries,
                    int64_t num_keys, int64_t h);
 
