@@ -188,8 +188,9 @@ typedef int32_t Ints16 __attribute__((vector_size(64), aligned(4)));
 
 /// Running arg-max over the vocabulary entries [v0, v1) for kTiles tiles of 16 rows (projected_argmax):
 /// `xt` holds each tile's features transposed, [tile][k][16]; `best`/`index` each tile's 16 running maxima
-/// and their word ids. Register block: kTiles × kUnroll accumulators (8 as called: 2 tiles × 4 words, so that
-/// per step over k, 2 loaded columns meet 4 broadcast weights in 8 FMAs).
+/// and their word ids. Register block: kTiles × kUnroll accumulators (16 as called: 2 tiles × 8 words, so that
+/// per step over k, 2 loaded columns meet 8 broadcast weights in 16 FMAs, enough independent sums to cover
+/// the FMA latency on two ports).
 template <int64_t kTiles, int64_t kUnroll>
 inline __attribute__((always_inline)) void argmax_tiles(const float* xt, const float* weight, const float* bias,
                                                         int64_t k, int64_t v0, int64_t v1, Floats16* best,
@@ -235,7 +236,7 @@ void argmax_blocks(const float* xt, const float* weight, const float* bias, int6
   for (int64_t b = first_block; b < last_block; ++b) {
     const int64_t v0 = b * block, v1 = std::min(vocab, v0 + block);
     int64_t t = 0;
-    for (; t + 2 <= tiles; t += 2) argmax_tiles<2, 4>(xt + t * k * kRows, weight, bias, k, v0, v1, top + t, at + t);
+    for (; t + 2 <= tiles; t += 2) argmax_tiles<2, 8>(xt + t * k * kRows, weight, bias, k, v0, v1, top + t, at + t);
     if (t < tiles) argmax_tiles<1, 8>(xt + t * k * kRows, weight, bias, k, v0, v1, top + t, at + t);
   }
 }
@@ -255,8 +256,11 @@ void projected_argmax(const float* features, const float* weight, const float* b
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < k; ++c)
       xt[static_cast<std::size_t>(((r / kRows) * k + c) * kRows + r % kRows)] = features[r * k + c];
-  // Vocabulary blocks of about 16 KiB of weights, so that each block stays in L1 across the row tiles.
-  const int64_t block = std::max<int64_t>(8, (4096 / std::max<int64_t>(k, 1)) / 8 * 8);
+  // Vocabulary blocks of about 512 KiB of weights, which stay in L2 while every pair of row tiles passes over
+  // them; a pair's transposed features (2 x 16 x k floats, 32 KiB at k = 256) stay in L1 across the block, so
+  // per 16 FMAs only the 8 broadcast weights come from L2. (Blocks of 16 KiB in L1, with the features
+  // streamed from L2 instead, ran at 190-250 GFLOP/s against 280-320 here: 128 x 256 x 17,850.)
+  const int64_t block = std::max<int64_t>(8, ((int64_t{1} << 17) / std::max<int64_t>(k, 1)) / 8 * 8);
   const int64_t blocks = (vocab + block - 1) / block;
   // Threads take contiguous runs of blocks, each with its own running maxima (a thread costs tens of µs to
   // start, so below 2^24 multiply-adds one thread does it all).

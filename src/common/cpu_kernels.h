@@ -40,8 +40,9 @@ void matmul_tn(const float* a, const float* b, float* out, int64_t batch, int64_
 /// for r < `rows`, the first maximum on ties (as LibTorch's argmax; NaN logits are skipped, a row whose logits
 /// are all NaN gets 0). `features` `[rows, k]`, `weight` `[vocab, k]` (an nn::Linear weight), `bias` `[vocab]`,
 /// `out` `[rows]`; row-major, contiguous, `vocab` >= 1. Each dot product sums over k in order, as a GEMM
-/// micro-kernel does. Register tiles of 32 rows × 4 vocabulary entries (16 × 8 for an odd last tile of 16 rows)
-/// over vocabulary blocks that stay in L1;
+/// micro-kernel does, so a row's choice does not depend on the other rows in the batch. Register tiles of
+/// 32 rows × 8 vocabulary entries (16 × 8 for an odd last tile of 16 rows) over vocabulary blocks of about
+/// 512 KiB of weights that stay in L2;
 /// up to `threads` threads split the vocabulary when there are at least 2^24 multiply-adds (a part whose thread
 /// cannot start runs on the calling thread). Never throws except std::bad_alloc.
 void projected_argmax(const float* features, const float* weight, const float* bias, int64_t rows, int64_t k,

@@ -36,9 +36,11 @@ struct DecoderState {
   torch::Tensor hidden;          ///< GRU hidden state `[num_layers, batch, num_hiddens]`
   torch::Tensor context;         ///< plain seq2seq: the encoder's final top-layer state `[batch, num_hiddens]`
   torch::Tensor enc_keys;        ///< Bahdanau: W_k · enc_outputs, computed once per batch `[batch, src_steps, num_hiddens]`
-  std::vector<torch::Tensor> self_keys;     ///< Transformer cache per decoder layer `[batch, steps_done, num_hiddens]`
+  std::vector<torch::Tensor> self_keys;     ///< Transformer cache per decoder layer, heads split:
+                                            ///< `[batch, num_heads, steps_done, num_hiddens / num_heads]`
   std::vector<torch::Tensor> self_values;   ///< same shape as self_keys
-  std::vector<torch::Tensor> cross_keys;    ///< Transformer, per layer, projected encoder outputs `[batch, src_steps, num_hiddens]`
+  std::vector<torch::Tensor> cross_keys;    ///< Transformer, per layer, projected encoder outputs, heads split:
+                                            ///< `[batch, num_heads, src_steps, num_hiddens / num_heads]`
   std::vector<torch::Tensor> cross_values;  ///< same shape as cross_keys
   int64_t steps_done = 0;                   ///< target positions already consumed by step()
   AttentionRecord* record = nullptr;        ///< when set, step() appends its attention weights here

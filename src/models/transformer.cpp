@@ -39,9 +39,7 @@ MultiHeadAttentionImpl::MultiHeadAttentionImpl(int64_t num_hiddens, int64_t num_
 
 torch::Tensor MultiHeadAttentionImpl::split_heads(const torch::Tensor& x) const {
   const int64_t batch = x.size(0), n = x.size(1);
-  return x.reshape({batch, n, num_heads_, num_hiddens_ / num_heads_})
-      .permute({0, 2, 1, 3})
-      .reshape({batch * num_heads_, n, num_hiddens_ / num_heads_});
+  return x.reshape({batch, n, num_heads_, num_hiddens_ / num_heads_}).permute({0, 2, 1, 3}).contiguous();
 }
 
 torch::Tensor MultiHeadAttentionImpl::merge_heads(const torch::Tensor& x) const {
@@ -51,19 +49,24 @@ torch::Tensor MultiHeadAttentionImpl::merge_heads(const torch::Tensor& x) const 
 
 std::pair<torch::Tensor, torch::Tensor> MultiHeadAttentionImpl::project_kv(const torch::Tensor& keys,
                                                                            const torch::Tensor& values) {
-  return {W_k->forward(keys), W_v->forward(values)};
+  return {split_heads(W_k->forward(keys)), split_heads(W_v->forward(values))};
 }
 
 torch::Tensor MultiHeadAttentionImpl::attend(const torch::Tensor& queries, const torch::Tensor& projected_keys,
                                              const torch::Tensor& projected_values, const torch::Tensor& valid_lens,
                                              torch::Tensor* weights_out) {
-  TORCH_CHECK(queries.dim() == 3 && projected_keys.dim() == 3 && projected_values.dim() == 3,
-              "MultiHeadAttention: inputs must be [batch, n, num_hiddens]");
-  const int64_t batch = queries.size(0), num_queries = queries.size(1), num_keys = projected_keys.size(1);
   const int64_t head_dim = num_hiddens_ / num_heads_;
-  auto q = split_heads(W_q->forward(queries));  // [B*h, Q, d]
-  auto k = split_heads(projected_keys);         // [B*h, K, d]
-  auto v = split_heads(projected_values);       // [B*h, K, d]
+  TORCH_CHECK(queries.dim() == 3 && queries.size(2) == num_hiddens_, "MultiHeadAttention: queries must be [batch, n, ",
+              num_hiddens_, "], got ", queries.sizes());
+  TORCH_CHECK(projected_keys.dim() == 4 && projected_keys.size(1) == num_heads_ && projected_keys.size(3) == head_dim &&
+                  projected_values.sizes() == projected_keys.sizes() && projected_keys.size(0) == queries.size(0),
+              "MultiHeadAttention: projected keys/values must be [batch, ", num_heads_, ", keys, ", head_dim,
+              "] (project_kv), got ", projected_keys.sizes(), " and ", projected_values.sizes());
+  const int64_t batch = queries.size(0), num_queries = queries.size(1), num_keys = projected_keys.size(2);
+  // Heads as one batch of batch * num_heads: free views of the contiguous [batch, heads, n, d] tensors.
+  auto q = split_heads(W_q->forward(queries)).view({batch * num_heads_, num_queries, head_dim});
+  auto k = projected_keys.reshape({batch * num_heads_, num_keys, head_dim});
+  auto v = projected_values.reshape({batch * num_heads_, num_keys, head_dim});
   auto scores = batched_matmul_nt(q, k) / std::sqrt(static_cast<double>(head_dim));  // [B*h, Q, K]
   torch::Tensor lens;
   if (valid_lens.defined()) lens = valid_lens.to(scores.device()).repeat_interleave(num_heads_, 0);
@@ -179,8 +182,8 @@ torch::Tensor DecoderBlockImpl::forward(const torch::Tensor& x, torch::Tensor& s
   // Self-attention over the cached positions plus the new ones; the cache holds W_k/W_v of the sublayer input.
   auto y = pre_norm_ ? addnorm1->normalize(x) : x;
   auto [k, v] = self_attention->project_kv(y, y);
-  self_keys = self_keys.defined() && self_keys.size(1) > 0 ? torch::cat({self_keys, k}, 1) : k;
-  self_values = self_values.defined() && self_values.size(1) > 0 ? torch::cat({self_values, v}, 1) : v;
+  self_keys = self_keys.defined() && self_keys.size(2) > 0 ? torch::cat({self_keys, k}, 2) : k;
+  self_values = self_values.defined() && self_values.size(2) > 0 ? torch::cat({self_values, v}, 2) : v;
   auto a = self_attention->attend(y, self_keys, self_values, self_valid_lens, self_weights);
   auto h = pre_norm_ ? addnorm1->residual(x, a) : addnorm1->forward(x, a);
 
@@ -286,8 +289,9 @@ DecoderState TransformerImpl::init_state(const EncoderOutput& encoded) {
     auto [k, v] = block->project_cross(encoded.outputs);
     state.cross_keys.push_back(k);
     state.cross_values.push_back(v);
-    state.self_keys.push_back(torch::zeros({batch, 0, options_.num_hiddens}, encoded.outputs.options()));
-    state.self_values.push_back(torch::zeros({batch, 0, options_.num_hiddens}, encoded.outputs.options()));
+    const int64_t heads = options_.num_heads, head_dim = options_.num_hiddens / heads;
+    state.self_keys.push_back(torch::zeros({batch, heads, 0, head_dim}, encoded.outputs.options()));
+    state.self_values.push_back(torch::zeros({batch, heads, 0, head_dim}, encoded.outputs.options()));
   }
   state.steps_done = 0;
   return state;

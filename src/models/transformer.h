@@ -37,10 +37,12 @@ class MultiHeadAttentionImpl : public torch::nn::Module {
                         const torch::Tensor& valid_lens = {}, torch::Tensor* weights_out = nullptr);
 
   /// Projects keys and values once (for caching): `keys`/`values` `[batch, n, num_hiddens]` ->
-  /// (W_k · keys, W_v · values), each `[batch, n, num_hiddens]` (heads not yet split).
+  /// (W_k · keys, W_v · values), each split into heads, contiguous `[batch, num_heads, n, num_hiddens / num_heads]`,
+  /// so that attend() reads them without another copy and a cache can grow along dim 2.
   std::pair<torch::Tensor, torch::Tensor> project_kv(const torch::Tensor& keys, const torch::Tensor& values);
 
-  /// Like forward() but with keys/values already projected by project_kv() (`[batch, keys, num_hiddens]`).
+  /// Like forward() but with keys/values already projected by project_kv()
+  /// (`[batch, num_heads, keys, num_hiddens / num_heads]`). TORCH_CHECK fails on other shapes.
   torch::Tensor attend(const torch::Tensor& queries, const torch::Tensor& projected_keys,
                        const torch::Tensor& projected_values, const torch::Tensor& valid_lens = {},
                        torch::Tensor* weights_out = nullptr);
@@ -48,7 +50,8 @@ class MultiHeadAttentionImpl : public torch::nn::Module {
   int64_t num_heads() const { return num_heads_; }
 
  private:
-  /// `[batch, n, num_hiddens]` -> `[batch * num_heads, n, num_hiddens / num_heads]` (d2l `transpose_qkv`).
+  /// `[batch, n, num_hiddens]` -> contiguous `[batch, num_heads, n, num_hiddens / num_heads]` (d2l `transpose_qkv`,
+  /// which goes on to merge the first two dims; here that is a free view).
   torch::Tensor split_heads(const torch::Tensor& x) const;
   /// Inverse of split_heads (d2l `transpose_output`).
   torch::Tensor merge_heads(const torch::Tensor& x) const;
@@ -136,10 +139,10 @@ class DecoderBlockImpl : public torch::nn::Module {
  public:
   DecoderBlockImpl(int64_t num_hiddens, int64_t ffn_num_hiddens, int64_t num_heads, double dropout, bool pre_norm);
   /// Projects the encoder outputs `[batch, src_steps, H]` for the encoder–decoder attention: (K, V) each
-  /// `[batch, src_steps, H]`. Compute once per batch.
+  /// `[batch, heads, src_steps, H / heads]` (MultiHeadAttention::project_kv). Compute once per batch.
   std::pair<torch::Tensor, torch::Tensor> project_cross(const torch::Tensor& enc_outputs);
-  /// `x` `[batch, steps, H]` (new positions); `self_keys`/`self_values` `[batch, done, H]` cache, extended in
-  /// place to `[batch, done + steps, H]`; `self_valid_lens` `[batch, steps]` (causal: done+1 .. done+steps);
+  /// `x` `[batch, steps, H]` (new positions); `self_keys`/`self_values` `[batch, heads, done, H / heads]` cache,
+  /// replaced by `[batch, heads, done + steps, H / heads]`; `self_valid_lens` `[batch, steps]` (causal: done+1 .. done+steps);
   /// `cross_keys`/`cross_values` from project_cross(); `enc_valid_lens` `[batch]` -> `[batch, steps, H]`.
   /// `self_weights` gets `[batch, heads, steps, done + steps]`, `cross_weights` `[batch, heads, steps, src_steps]`.
   torch::Tensor forward(const torch::Tensor& x, torch::Tensor& self_keys, torch::Tensor& self_values,

@@ -31,7 +31,7 @@ TEST_CASE("projected_argmax is the arg-max of the output layer's logits", "[comm
   auto fill = [&](std::vector<float>& v) {
     for (auto& e : v) e = normal(gen);
   };
-  SECTION("random shapes around the 16-row tiles, the 8-word unroll and the vocabulary blocks") {
+  SECTION("random shapes around the 16-row tiles, the 8-word register block and the vocabulary blocks (512 words at k 256)") {
     const int64_t k = GENERATE(1, 5, 32, 33, 256);
     const int64_t vocab = GENERATE(1, 7, 8, 100, 2000);
     const int64_t rows = GENERATE(1, 15, 16, 17, 40);

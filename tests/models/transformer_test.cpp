@@ -67,6 +67,12 @@ TEST_CASE("MultiHeadAttention (d2l 11.5)", "[models][transformer]") {
     auto [k, v] = attention->project_kv(kv, kv);
     auto b = attention->attend(q, k, v, lens, &w2);
     CHECK_THAT(max_abs_diff(a, b), WithinAbs(0.0, 1e-6));
+    // Heads split as [batch, heads, keys, head_dim]: head 1 holds features 4..7 of W_k · kv.
+    REQUIRE(k.sizes() == torch::IntArrayRef({2, 3, 5, 4}));
+    CHECK(k.is_contiguous());
+    auto projected = torch::matmul(kv, attention->named_parameters()["W_k.weight"].t());
+    CHECK_THAT(max_abs_diff(k.select(1, 1), projected.narrow(2, 4, 4)), WithinAbs(0.0, 1e-6));
+    CHECK_THROWS_WITH(attention->attend(q, projected, projected, lens), Contains("project_kv"));
     CHECK(w1[0][1][0].index({torch::indexing::Slice(1)}).abs().max().item<double>() == 0.0);
     CHECK(w1[1][2][2].index({torch::indexing::Slice(3)}).abs().max().item<double>() == 0.0);
     CHECK(w1[1][0][0][4].item<double>() > 0.0);
@@ -184,7 +190,8 @@ TEST_CASE("Transformer decoder: causality and incremental decoding", "[models][t
     auto whole_state = model.init_state(encoded);
     auto whole = model.step(tgt, whole_state);
     CHECK(whole_state.steps_done == 6);
-    CHECK(whole_state.self_keys[0].sizes() == torch::IntArrayRef({3, 6, o.num_hiddens}));
+    CHECK(whole_state.self_keys[0].sizes() ==
+          torch::IntArrayRef({3, o.num_heads, 6, o.num_hiddens / o.num_heads}));
 
     auto state = model.init_state(encoded);
     AttentionRecord record;
