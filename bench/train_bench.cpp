@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
   std::string config_path, model_type, label = "custom";
   int64_t embed = 0, hiddens = 0, layers = 0, heads = 0, ffn = 0, batch = 0, threads = -1, num_examples = 0;
   int64_t warmup = 3, batches = 30, decode = 2000, decode_batch = 128, decode1 = 500, gemm_size = 1024;
-  double dropout = -1, decode_train_seconds = 0;
+  double dropout = -1, lr = 0, decode_train_seconds = 0;
   std::string data_path;
   app.add_option("--config", config_path, "JSON run config (model/train/data sections) to start from");
   app.add_option("--model", model_type, "model type: seq2seq | seq2seq_attention | transformer");
@@ -174,6 +174,8 @@ int main(int argc, char** argv) {
   app.add_option("--heads", heads, "Transformer attention heads");
   app.add_option("--ffn", ffn, "Transformer FFN width");
   app.add_option("--dropout", dropout, "dropout probability");
+  app.add_option("--lr", lr, "Adam learning rate, constant (default: the config's train.lr)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--batch", batch, "sentence pairs per training step");
   app.add_option("--threads", threads, "LibTorch intra-op threads (0 = LibTorch default)");
   app.add_option("--data", data_path, "corpus file (default: the config's data.path)");
@@ -202,6 +204,7 @@ int main(int argc, char** argv) {
     if (ffn > 0) mc.ffn_num_hiddens = ffn;
     if (dropout >= 0) mc.dropout = dropout;
     if (batch > 0) tc.batch_size = batch;
+    if (lr > 0) tc.lr = lr;
     if (threads >= 0) tc.num_threads = threads;
     if (!data_path.empty()) dc.path = data_path;
     dc.num_examples = num_examples > 0 ? std::optional<int64_t>(num_examples) : std::nullopt;
@@ -281,6 +284,7 @@ int main(int argc, char** argv) {
                 {"ffn_num_hiddens", mc.ffn_num_hiddens},
                 {"dropout", mc.dropout},
                 {"batch_size", tc.batch_size},
+                {"lr", tc.lr},
                 {"num_steps", dc.num_steps},
                 {"min_freq", dc.min_freq},
                 {"pairs", corpus.pairs.size()},

@@ -11,7 +11,8 @@
 #   3. the same with OPENBLAS_CORETYPE (and OPENBLAS_THREAD_TIMEOUT) set as nmt_bench reported (same kernels as nmt)
 # Sizes: book  = d2l's (embed 32, hiddens 32, 2 layers, batch 64; Transformer 4 heads, FFN 64)
 #        large = embed 256, hiddens 256, 2 layers, batch 128; Transformer 4 heads, FFN 1024
-# num_steps 10, min_freq 2, dropout 0.1, all pairs, no held-out split, d2l-like random batches.
+# num_steps 10, min_freq 2, dropout 0.1, Adam at a constant lr 0.005 (large Transformer 0.001, see model_flags),
+# all pairs, no held-out split, d2l-like random batches.
 # Writes bench/results/bench-<UTC date>.json (every run's JSON object plus the settings) and prints a markdown
 # table, followed by the memory check: peak resident memory of the large (full-data) runs against 2 GiB.
 #
@@ -79,13 +80,19 @@ record() {  # kernels file
   tail -n 1 "$2" | jq -c --arg k "$1" '. + {kernels: $k}' >>"$runs"
 }
 
+model_flags() {  # size model -> learning rate, shared by nmt_bench and d2l_reference.py
+  # d2l's constant 0.005 (§10.7, §11.7) except for the 256-wide Transformer: at 0.005 without warm-up it learns
+  # to emit <eos> first, so its decoding would time one step; at 0.001 it writes sentences (about 9 tokens).
+  if [ "$1" = large ] && [ "$2" = transformer ]; then echo "--lr 0.001"; else echo "--lr 0.005"; fi
+}
+
 IFS=',' read -r -a size_list <<<"$sizes"
 IFS=',' read -r -a model_list <<<"$models"
 for size in "${size_list[@]}"; do
   flags="$(size_flags "$size")"
   for model in "${model_list[@]}"; do
     # shellcheck disable=SC2086
-    args=(--model "$model" --label "$size" $flags "${common[@]}")
+    args=(--model "$model" --label "$size" $flags $(model_flags "$size" "$model") "${common[@]}")
     echo "[bench] $model $size: nmt" >&2
     env -u OPENBLAS_CORETYPE -u OPENBLAS_THREAD_TIMEOUT -u NMT_BLAS_REEXEC "$bench_bin" "${args[@]}" >"$tmp/out.json"
     record nmt "$tmp/out.json"

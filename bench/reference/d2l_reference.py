@@ -618,7 +618,7 @@ def main():
     result = {
         'impl': 'd2l_python', 'model': a.model, 'size': a.label, 'embed_size': a.embed, 'num_hiddens': a.hiddens,
         'num_layers': a.layers, 'num_heads': a.heads, 'ffn_num_hiddens': a.ffn, 'dropout': a.dropout,
-        'batch_size': a.batch, 'num_steps': a.num_steps, 'min_freq': a.min_freq, 'pairs': len(source),
+        'batch_size': a.batch, 'lr': a.lr, 'num_steps': a.num_steps, 'min_freq': a.min_freq, 'pairs': len(source),
         'src_vocab': len(src_vocab), 'tgt_vocab': len(tgt_vocab),
         'parameters': sum(p.numel() for p in net.parameters()), 'load_seconds': load_seconds,
         'warmup_batches': a.warmup, 'timed_batches': a.batches, 'timed_seconds': timed_seconds,
