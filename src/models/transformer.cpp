@@ -1,5 +1,6 @@
 #include "models/transformer.h"
 
+#include <array>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -52,19 +53,45 @@ std::pair<torch::Tensor, torch::Tensor> MultiHeadAttentionImpl::project_kv(const
   return {split_heads(W_k->forward(keys)), split_heads(W_v->forward(values))};
 }
 
+std::array<torch::Tensor, 3> MultiHeadAttentionImpl::project_qkv(const torch::Tensor& x) {
+  TORCH_CHECK(x.dim() == 3 && x.size(2) == num_hiddens_, "MultiHeadAttention: input must be [batch, n, ", num_hiddens_,
+              "], got ", x.sizes());
+  const int64_t batch = x.size(0), n = x.size(1);
+  // One GEMM against the stacked [3 * num_hiddens, num_hiddens] weights, one copy into the head layout;
+  // unbind (not three selects) so that backward stacks the three gradients instead of zero-padding each.
+  auto weight = torch::cat({W_q->weight, W_k->weight, W_v->weight}, 0);
+  auto qkv = torch::mm(x.reshape({batch * n, num_hiddens_}), weight.t())
+                 .view({batch, n, 3, num_heads_, num_hiddens_ / num_heads_})
+                 .permute({2, 0, 3, 1, 4})
+                 .contiguous()
+                 .unbind(0);
+  return {qkv[0], qkv[1], qkv[2]};
+}
+
 torch::Tensor MultiHeadAttentionImpl::attend(const torch::Tensor& queries, const torch::Tensor& projected_keys,
                                              const torch::Tensor& projected_values, const torch::Tensor& valid_lens,
                                              torch::Tensor* weights_out) {
-  const int64_t head_dim = num_hiddens_ / num_heads_;
   TORCH_CHECK(queries.dim() == 3 && queries.size(2) == num_hiddens_, "MultiHeadAttention: queries must be [batch, n, ",
               num_hiddens_, "], got ", queries.sizes());
+  return attend_heads(split_heads(W_q->forward(queries)), projected_keys, projected_values, valid_lens, weights_out);
+}
+
+torch::Tensor MultiHeadAttentionImpl::attend_heads(const torch::Tensor& projected_queries,
+                                                   const torch::Tensor& projected_keys,
+                                                   const torch::Tensor& projected_values,
+                                                   const torch::Tensor& valid_lens, torch::Tensor* weights_out) {
+  const int64_t head_dim = num_hiddens_ / num_heads_;
+  const auto& q4 = projected_queries;
+  TORCH_CHECK(q4.dim() == 4 && q4.size(1) == num_heads_ && q4.size(3) == head_dim,
+              "MultiHeadAttention: projected queries must be [batch, ", num_heads_, ", queries, ", head_dim, "], got ",
+              q4.sizes());
   TORCH_CHECK(projected_keys.dim() == 4 && projected_keys.size(1) == num_heads_ && projected_keys.size(3) == head_dim &&
-                  projected_values.sizes() == projected_keys.sizes() && projected_keys.size(0) == queries.size(0),
+                  projected_values.sizes() == projected_keys.sizes() && projected_keys.size(0) == q4.size(0),
               "MultiHeadAttention: projected keys/values must be [batch, ", num_heads_, ", keys, ", head_dim,
               "] (project_kv), got ", projected_keys.sizes(), " and ", projected_values.sizes());
-  const int64_t batch = queries.size(0), num_queries = queries.size(1), num_keys = projected_keys.size(2);
+  const int64_t batch = q4.size(0), num_queries = q4.size(2), num_keys = projected_keys.size(2);
   // Heads as one batch of batch * num_heads: free views of the contiguous [batch, heads, n, d] tensors.
-  auto q = split_heads(W_q->forward(queries)).view({batch * num_heads_, num_queries, head_dim});
+  auto q = q4.reshape({batch * num_heads_, num_queries, head_dim});
   auto k = projected_keys.reshape({batch * num_heads_, num_keys, head_dim});
   auto v = projected_values.reshape({batch * num_heads_, num_keys, head_dim});
   auto scores = batched_matmul_nt(q, k) / std::sqrt(static_cast<double>(head_dim));  // [B*h, Q, K]
@@ -79,6 +106,10 @@ torch::Tensor MultiHeadAttentionImpl::attend(const torch::Tensor& queries, const
 torch::Tensor MultiHeadAttentionImpl::forward(const torch::Tensor& queries, const torch::Tensor& keys,
                                               const torch::Tensor& values, const torch::Tensor& valid_lens,
                                               torch::Tensor* weights_out) {
+  if (queries.is_same(keys) && keys.is_same(values)) {  // self-attention: Q, K and V in one projection
+    auto [q, k, v] = project_qkv(queries);
+    return attend_heads(q, k, v, valid_lens, weights_out);
+  }
   auto [k, v] = project_kv(keys, values);
   return attend(queries, k, v, valid_lens, weights_out);
 }
@@ -137,7 +168,9 @@ PositionWiseFFNImpl::PositionWiseFFNImpl(int64_t num_hiddens, int64_t ffn_num_hi
 }
 
 torch::Tensor PositionWiseFFNImpl::forward(const torch::Tensor& x) {
-  return dense2->forward(torch::relu(dense1->forward(x)));
+  // In place: dense1's backward does not need its output, and relu's needs only its own result.
+  auto h = dense1->forward(x);
+  return dense2->forward(h.relu_());
 }
 
 EncoderBlockImpl::EncoderBlockImpl(int64_t num_hiddens, int64_t ffn_num_hiddens, int64_t num_heads, double dropout,
@@ -181,10 +214,10 @@ torch::Tensor DecoderBlockImpl::forward(const torch::Tensor& x, torch::Tensor& s
                                         torch::Tensor* self_weights, torch::Tensor* cross_weights) {
   // Self-attention over the cached positions plus the new ones; the cache holds W_k/W_v of the sublayer input.
   auto y = pre_norm_ ? addnorm1->normalize(x) : x;
-  auto [k, v] = self_attention->project_kv(y, y);
+  auto [q, k, v] = self_attention->project_qkv(y);
   self_keys = self_keys.defined() && self_keys.size(2) > 0 ? torch::cat({self_keys, k}, 2) : k;
   self_values = self_values.defined() && self_values.size(2) > 0 ? torch::cat({self_values, v}, 2) : v;
-  auto a = self_attention->attend(y, self_keys, self_values, self_valid_lens, self_weights);
+  auto a = self_attention->attend_heads(q, self_keys, self_values, self_valid_lens, self_weights);
   auto h = pre_norm_ ? addnorm1->residual(x, a) : addnorm1->forward(x, a);
 
   auto z = pre_norm_ ? addnorm2->normalize(h) : h;

@@ -3,6 +3,7 @@
 // multi-head scaled dot-product attention, sinusoidal positional encoding, post-norm (or pre-norm) blocks,
 // and a decoder with a per-layer key/value cache for incremental decoding.
 
+#include <array>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -33,6 +34,7 @@ class MultiHeadAttentionImpl : public torch::nn::Module {
   /// `queries` `[batch, queries, num_hiddens]`, `keys`/`values` `[batch, keys, num_hiddens]`, `valid_lens`
   /// undefined (no mask), `[batch]` or `[batch, queries]` (keys at or past the length get weight 0)
   /// -> `[batch, queries, num_hiddens]`. `weights_out`, when given, receives `[batch, num_heads, queries, keys]`.
+  /// When all three are the same tensor (self-attention) the projections run as one GEMM (project_qkv).
   torch::Tensor forward(const torch::Tensor& queries, const torch::Tensor& keys, const torch::Tensor& values,
                         const torch::Tensor& valid_lens = {}, torch::Tensor* weights_out = nullptr);
 
@@ -41,11 +43,22 @@ class MultiHeadAttentionImpl : public torch::nn::Module {
   /// so that attend() reads them without another copy and a cache can grow along dim 2.
   std::pair<torch::Tensor, torch::Tensor> project_kv(const torch::Tensor& keys, const torch::Tensor& values);
 
+  /// Self-attention projections in one GEMM: `x` `[batch, n, num_hiddens]` -> (W_q · x, W_k · x, W_v · x), each
+  /// contiguous `[batch, num_heads, n, num_hiddens / num_heads]` (as project_kv). The three weights stay separate
+  /// parameters (checkpoint keys W_q/W_k/W_v); they are stacked for each call. TORCH_CHECK fails on other shapes.
+  std::array<torch::Tensor, 3> project_qkv(const torch::Tensor& x);
+
   /// Like forward() but with keys/values already projected by project_kv()
   /// (`[batch, num_heads, keys, num_hiddens / num_heads]`). TORCH_CHECK fails on other shapes.
   torch::Tensor attend(const torch::Tensor& queries, const torch::Tensor& projected_keys,
                        const torch::Tensor& projected_values, const torch::Tensor& valid_lens = {},
                        torch::Tensor* weights_out = nullptr);
+
+  /// Like attend() but with the queries projected too (`[batch, num_heads, queries, num_hiddens / num_heads]`,
+  /// from project_qkv) -> `[batch, queries, num_hiddens]`. TORCH_CHECK fails on other shapes.
+  torch::Tensor attend_heads(const torch::Tensor& projected_queries, const torch::Tensor& projected_keys,
+                             const torch::Tensor& projected_values, const torch::Tensor& valid_lens = {},
+                             torch::Tensor* weights_out = nullptr);
 
   int64_t num_heads() const { return num_heads_; }
 

@@ -77,6 +77,34 @@ TEST_CASE("MultiHeadAttention (d2l 11.5)", "[models][transformer]") {
     CHECK(w1[1][2][2].index({torch::indexing::Slice(3)}).abs().max().item<double>() == 0.0);
     CHECK(w1[1][0][0][4].item<double>() > 0.0);
   }
+  SECTION("self-attention projects Q, K and V in one GEMM: same values and gradients as three projections") {
+    torch::manual_seed(3);
+    nmt::models::MultiHeadAttention attention(12, 3, 0.0);
+    auto x = torch::randn({2, 4, 12});
+    auto lens = torch::tensor({3, 4}, torch::kLong);
+    auto [q, k, v] = attention->project_qkv(x);
+    REQUIRE(q.sizes() == torch::IntArrayRef({2, 3, 4, 4}));
+    CHECK(q.is_contiguous());
+    auto [k2, v2] = attention->project_kv(x, x);
+    CHECK_THAT(max_abs_diff(k, k2), WithinAbs(0.0, 1e-6));
+    CHECK_THAT(max_abs_diff(v, v2), WithinAbs(0.0, 1e-6));
+    auto w_q = attention->named_parameters()["W_q.weight"];
+    CHECK_THAT(max_abs_diff(q.select(1, 2), torch::matmul(x, w_q.t()).narrow(2, 8, 4)), WithinAbs(0.0, 1e-6));
+
+    // forward(x, x, x) takes the stacked path; a copy of x as keys/values takes the separate one.
+    auto fused = attention->forward(x, x, x, lens);
+    auto grads = torch::autograd::grad({fused.square().sum()}, attention->parameters());
+    auto kv = x.clone();
+    auto separate = attention->forward(x, kv, kv, lens);
+    auto grads_separate = torch::autograd::grad({separate.square().sum()}, attention->parameters());
+    CHECK_THAT(max_abs_diff(fused, separate), WithinAbs(0.0, 1e-5));
+    REQUIRE(grads.size() == 4);
+    for (std::size_t i = 0; i < grads.size(); ++i) {
+      INFO("parameter " << i);
+      CHECK(grads[i].abs().max().item<double>() > 0.0);
+      CHECK_THAT(max_abs_diff(grads[i], grads_separate[i]), WithinAbs(0.0, 1e-4));
+    }
+  }
   SECTION("num_heads must divide num_hiddens") {
     CHECK_THROWS_AS(nmt::models::MultiHeadAttention(100, 3, 0.0), std::invalid_argument);
     CHECK_THROWS_WITH(nmt::models::MultiHeadAttention(100, 3, 0.0), Contains("100") && Contains("3"));
