@@ -56,12 +56,24 @@ std::pair<torch::Tensor, torch::Tensor> MultiHeadAttentionImpl::project_kv(const
 std::array<torch::Tensor, 3> MultiHeadAttentionImpl::project_qkv(const torch::Tensor& x) {
   TORCH_CHECK(x.dim() == 3 && x.size(2) == num_hiddens_, "MultiHeadAttention: input must be [batch, n, ", num_hiddens_,
               "], got ", x.sizes());
-  const int64_t batch = x.size(0), n = x.size(1);
-  // One GEMM against the stacked [3 * num_hiddens, num_hiddens] weights, one copy into the head layout;
-  // unbind (not three selects) so that backward stacks the three gradients instead of zero-padding each.
+  const int64_t batch = x.size(0), n = x.size(1), head_dim = num_hiddens_ / num_heads_;
+  const auto rows = x.reshape({batch * n, num_hiddens_});
+  if (!torch::GradMode::is_enabled()) {
+    // Decoding: three GEMMs into one buffer, which spares stacking the weights again at every step.
+    auto out = torch::empty({3, batch * n, num_hiddens_}, x.options());
+    const torch::Tensor* weights[] = {&W_q->weight, &W_k->weight, &W_v->weight};
+    for (int64_t i = 0; i < 3; ++i) {
+      auto part = out[i];
+      torch::mm_out(part, rows, weights[i]->t());
+    }
+    auto qkv = out.view({3, batch, n, num_heads_, head_dim}).permute({0, 1, 3, 2, 4}).contiguous().unbind(0);
+    return {qkv[0], qkv[1], qkv[2]};
+  }
+  // Training: one GEMM against the stacked [3 * num_hiddens, num_hiddens] weights, one copy into the head
+  // layout; unbind (not three selects) so that backward stacks the three gradients instead of zero-padding each.
   auto weight = torch::cat({W_q->weight, W_k->weight, W_v->weight}, 0);
-  auto qkv = torch::mm(x.reshape({batch * n, num_hiddens_}), weight.t())
-                 .view({batch, n, 3, num_heads_, num_hiddens_ / num_heads_})
+  auto qkv = torch::mm(rows, weight.t())
+                 .view({batch, n, 3, num_heads_, head_dim})
                  .permute({2, 0, 3, 1, 4})
                  .contiguous()
                  .unbind(0);

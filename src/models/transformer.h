@@ -45,7 +45,8 @@ class MultiHeadAttentionImpl : public torch::nn::Module {
 
   /// Self-attention projections in one GEMM: `x` `[batch, n, num_hiddens]` -> (W_q · x, W_k · x, W_v · x), each
   /// contiguous `[batch, num_heads, n, num_hiddens / num_heads]` (as project_kv). The three weights stay separate
-  /// parameters (checkpoint keys W_q/W_k/W_v); they are stacked for each call. TORCH_CHECK fails on other shapes.
+  /// parameters (checkpoint keys W_q/W_k/W_v); with gradients on they are stacked for each call, without
+  /// (decoding) three GEMMs write one buffer. TORCH_CHECK fails on other shapes.
   std::array<torch::Tensor, 3> project_qkv(const torch::Tensor& x);
 
   /// Like forward() but with keys/values already projected by project_kv()

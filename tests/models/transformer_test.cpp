@@ -88,6 +88,14 @@ TEST_CASE("MultiHeadAttention (d2l 11.5)", "[models][transformer]") {
     auto [k2, v2] = attention->project_kv(x, x);
     CHECK_THAT(max_abs_diff(k, k2), WithinAbs(0.0, 1e-6));
     CHECK_THAT(max_abs_diff(v, v2), WithinAbs(0.0, 1e-6));
+    {
+      torch::NoGradGuard no_grad;  // the decoding path: three GEMMs into one buffer
+      auto [q3, k3, v3] = attention->project_qkv(x);
+      CHECK(q3.is_contiguous());
+      CHECK_THAT(max_abs_diff(q3, q), WithinAbs(0.0, 1e-6));
+      CHECK_THAT(max_abs_diff(k3, k), WithinAbs(0.0, 1e-6));
+      CHECK_THAT(max_abs_diff(v3, v), WithinAbs(0.0, 1e-6));
+    }
     auto w_q = attention->named_parameters()["W_q.weight"];
     CHECK_THAT(max_abs_diff(q.select(1, 2), torch::matmul(x, w_q.t()).narrow(2, 8, 4)), WithinAbs(0.0, 1e-6));
 
