@@ -18,6 +18,19 @@
 
 namespace nmt::common::kernels {
 
+void parallel_parts(int64_t parts, const std::function<void(int64_t)>& part) {
+  std::vector<std::thread> helpers;
+  for (int64_t i = 1; i < parts; ++i) {
+    try {
+      helpers.emplace_back(part, i);
+    } catch (const std::system_error&) {
+      part(i);  // no thread to be had: this one does the part
+    }
+  }
+  if (parts > 0) part(0);
+  for (auto& helper : helpers) helper.join();
+}
+
 namespace {
 
 constexpr int kLanes = 16;
@@ -274,16 +287,7 @@ void projected_argmax(const float* features, const float* weight, const float* b
                   best_value.data() + lanes * static_cast<std::size_t>(part),
                   best_index.data() + lanes * static_cast<std::size_t>(part));
   };
-  std::vector<std::thread> helpers;
-  for (int64_t part = 1; part < parts; ++part) {
-    try {
-      helpers.emplace_back(scan, part);
-    } catch (const std::system_error&) {
-      scan(part);  // no thread to be had: this one does the part
-    }
-  }
-  scan(0);
-  for (auto& helper : helpers) helper.join();
+  parallel_parts(parts, scan);
   for (int64_t r = 0; r < rows; ++r) {
     // Parts in vocabulary order; a later part wins only with a strictly larger maximum (first maximum on ties).
     std::size_t pick = static_cast<std::size_t>(r);

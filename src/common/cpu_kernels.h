@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 /// \file
 /// Fused float32 CPU loops for the parts of training and decoding that LibTorch 1.13 runs as several
@@ -13,6 +14,11 @@
 /// Processor" never matches). Callers check shapes, strides and dtypes.
 
 namespace nmt::common::kernels {
+
+/// Runs `part(i)` for i in [0, `parts`): part 0 on the calling thread, the others on threads started for this
+/// call (tens of µs each, so callers split only work of milliseconds). A part whose thread cannot start runs on
+/// the calling thread. Returns when all parts have finished. `part` must not throw.
+void parallel_parts(int64_t parts, const std::function<void(int64_t)>& part);
 
 /// Softmax cross-entropy of one row of logits with label smoothing, and its gradient, in one call.
 ///

@@ -1,12 +1,15 @@
 #include "train/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <c10/util/string_utils.h>
 #include <torch/torch.h>
 
+#include "common/blas.h"
 #include "common/cpu_kernels.h"
 
 namespace nmt::train {
@@ -16,6 +19,27 @@ namespace {
 bool fusable(const torch::Tensor& p) {
   return p.device().is_cpu() && p.scalar_type() == torch::kFloat && p.is_contiguous() && p.grad().defined() &&
          !p.grad().is_sparse() && p.grad().is_contiguous() && p.grad().scalar_type() == torch::kFloat;
+}
+
+/// Threads for the element-wise passes over all parameters: as many as OpenBLAS uses (idle between the
+/// GEMMs), when there are at least 2^20 elements; the Adam update computes a square root and two divisions
+/// per element, and one thread took 25 ms for the 15.4M parameters of the 256-wide Transformer here, two 13 ms.
+int64_t pass_threads(int64_t elements) {
+  static const int blas_threads = common::openblas_num_threads();
+  if (elements < (int64_t{1} << 20)) return 1;
+  return std::max<int64_t>(1, blas_threads > 0 ? blas_threads : at::get_num_threads());
+}
+
+/// Calls `run(index, begin, end)` for the pieces of the `sizes` arrays (one per parameter) that fall in part
+/// `part` of `parts` equal shares of their concatenation.
+template <typename Run>
+void for_share(const std::vector<int64_t>& sizes, int64_t total, int64_t part, int64_t parts, const Run& run) {
+  const int64_t lo = total * part / parts, hi = total * (part + 1) / parts;
+  int64_t offset = 0;
+  for (std::size_t i = 0; i < sizes.size() && offset < hi; offset += sizes[i], ++i) {
+    const int64_t begin = std::max(lo, offset), end = std::min(hi, offset + sizes[i]);
+    if (begin < end) run(i, begin - offset, end - offset);
+  }
 }
 
 }  // namespace
@@ -38,10 +62,26 @@ double FusedAdam::clip_grad_norm(double max_norm) {
     grad_scale_ = 1.0;
     return torch::nn::utils::clip_grad_norm_(params, max_norm);
   }
-  double sum_sq = 0.0;
+  std::vector<const float*> grads;
+  std::vector<int64_t> sizes;
+  int64_t total = 0;
   for (const auto& group : param_groups())
     for (const auto& p : group.params())
-      if (p.grad().defined()) sum_sq += common::kernels::sum_of_squares(p.grad().data_ptr<float>(), p.grad().numel());
+      if (p.grad().defined()) {
+        grads.push_back(p.grad().data_ptr<float>());
+        sizes.push_back(p.grad().numel());
+        total += sizes.back();
+      }
+  // Partial sums per share, added in share order: deterministic for a given thread count.
+  const int64_t parts = pass_threads(total);
+  std::vector<double> partial(static_cast<std::size_t>(parts), 0.0);
+  common::kernels::parallel_parts(parts, [&](int64_t part) {
+    for_share(sizes, total, part, parts, [&](std::size_t i, int64_t begin, int64_t end) {
+      partial[static_cast<std::size_t>(part)] += common::kernels::sum_of_squares(grads[i] + begin, end - begin);
+    });
+  });
+  double sum_sq = 0.0;
+  for (const double s : partial) sum_sq += s;
   const double norm = std::sqrt(sum_sq);
   const double coef = max_norm / (norm + 1e-6);
   grad_scale_ = coef < 1.0 ? coef : 1.0;
@@ -58,6 +98,15 @@ torch::Tensor FusedAdam::step(LossClosure closure) {
     torch::AutoGradMode enable_grad(true);
     loss = closure();
   }
+  // The update of each parameter, collected first and then run over all elements split between threads.
+  struct Update {
+    float *param, *exp_avg, *exp_avg_sq;
+    const float* grad;
+    float step_size, beta1, beta2, sqrt_bias_correction2, eps, weight_decay;
+  };
+  std::vector<Update> updates;
+  std::vector<int64_t> sizes;
+  int64_t total = 0;
   for (auto& group : param_groups()) {
     const auto& options = static_cast<const torch::optim::AdamOptions&>(group.options());
     for (auto& p : group.params()) {
@@ -81,14 +130,25 @@ torch::Tensor FusedAdam::step(LossClosure closure) {
       const double beta1 = std::get<0>(options.betas()), beta2 = std::get<1>(options.betas());
       const double bias_correction1 = 1.0 - std::pow(beta1, static_cast<double>(state.step()));
       const double bias_correction2 = 1.0 - std::pow(beta2, static_cast<double>(state.step()));
-      common::kernels::adam_update(p.data_ptr<float>(), p.grad().data_ptr<float>(), exp_avg.data_ptr<float>(),
-                                   exp_avg_sq.data_ptr<float>(), p.numel(),
-                                   static_cast<float>(options.lr() / bias_correction1), static_cast<float>(beta1),
-                                   static_cast<float>(beta2), static_cast<float>(std::sqrt(bias_correction2)),
-                                   static_cast<float>(options.eps()), static_cast<float>(scale),
-                                   static_cast<float>(options.weight_decay()));
+      updates.push_back({p.data_ptr<float>(), exp_avg.data_ptr<float>(), exp_avg_sq.data_ptr<float>(),
+                         p.grad().data_ptr<float>(), static_cast<float>(options.lr() / bias_correction1),
+                         static_cast<float>(beta1), static_cast<float>(beta2),
+                         static_cast<float>(std::sqrt(bias_correction2)), static_cast<float>(options.eps()),
+                         static_cast<float>(options.weight_decay())});
+      sizes.push_back(p.numel());
+      total += p.numel();
     }
   }
+  // Element-wise: the split between threads does not change any result.
+  const int64_t parts = pass_threads(total);
+  common::kernels::parallel_parts(parts, [&](int64_t part) {
+    for_share(sizes, total, part, parts, [&](std::size_t i, int64_t begin, int64_t end) {
+      const Update& u = updates[i];
+      common::kernels::adam_update(u.param + begin, u.grad + begin, u.exp_avg + begin, u.exp_avg_sq + begin,
+                                   end - begin, u.step_size, u.beta1, u.beta2, u.sqrt_bias_correction2, u.eps,
+                                   static_cast<float>(scale), u.weight_decay);
+    });
+  });
   return loss;
 }
 

@@ -12,9 +12,13 @@ using Catch::Matchers::WithinRel;
 namespace {
 
 /// Two parameters (a matrix and a vector, 37 elements: not a multiple of the kernels' vector width) with
-/// fixed values, and gradients for them.
-std::vector<torch::Tensor> make_params() {
+/// fixed values, and gradients for them. `large` adds a 1,100 x 1,000 matrix between them: past the 2^20
+/// elements at which clipping and the update split the elements between threads, with the split inside it.
+std::vector<torch::Tensor> make_params(bool large = false) {
   torch::manual_seed(11);
+  if (large)
+    return {torch::randn({5, 7}).requires_grad_(), torch::randn({1100, 1000}).requires_grad_(),
+            torch::randn({2}).requires_grad_()};
   return {torch::randn({5, 7}).requires_grad_(), torch::randn({2}).requires_grad_()};
 }
 
@@ -35,7 +39,8 @@ double max_diff(const std::vector<torch::Tensor>& a, const std::vector<torch::Te
 TEST_CASE("FusedAdam follows torch::optim::Adam with clip_grad_norm_", "[optimizer]") {
   const double weight_decay = GENERATE(0.0, 0.01);
   const double max_norm = GENERATE(1.0, 1000.0);  // clipping on / off
-  auto fused_params = make_params(), torch_params = make_params();
+  const bool large = GENERATE(false, true);
+  auto fused_params = make_params(large), torch_params = make_params(large);
   const auto options = torch::optim::AdamOptions(0.01).weight_decay(weight_decay);
   nmt::train::FusedAdam fused(fused_params, options);
   torch::optim::Adam reference(torch_params, options);
@@ -49,7 +54,7 @@ TEST_CASE("FusedAdam follows torch::optim::Adam with clip_grad_norm_", "[optimiz
     reference.step();
   }
   CHECK(max_diff(fused_params, torch_params) < 1e-5);
-  CHECK(max_diff(fused_params, make_params()) > 0.01);  // it did move
+  CHECK(max_diff(fused_params, make_params(large)) > 0.01);  // it did move
 
   SECTION("its state saves and loads as LibTorch's Adam state") {
     std::stringstream buffer;
