@@ -3,11 +3,14 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
+
+#include <ATen/Parallel.h>
 
 namespace nmt::common {
 namespace {
@@ -77,6 +80,14 @@ int openblas_num_threads() {
   void* sym = dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
   if (sym == nullptr) return -1;
   return reinterpret_cast<NumThreadsFn>(sym)();
+}
+
+int kernel_threads() {
+  static const int threads = [] {
+    const int blas = openblas_num_threads();
+    return std::max(1, blas > 0 ? blas : at::get_num_threads());
+  }();
+  return threads;
 }
 
 std::optional<std::string> choose_openblas_core(const CpuFeatures& cpu,

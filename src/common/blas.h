@@ -42,6 +42,11 @@ std::string openblas_core_name();
 /// use is not OpenBLAS. Never throws.
 int openblas_num_threads();
 
+/// Threads for nmt's own CPU loops (common::kernels: greedy search's projection, the loss rows, dropout masks,
+/// the Adam update): as many as OpenBLAS runs, whose workers are idle between GEMMs, or LibTorch's intra-op
+/// thread count when the BLAS is not OpenBLAS; at least 1. Looked up once per process. Never throws.
+int kernel_threads();
+
 /// Pure decision: which `OPENBLAS_CORETYPE` to force, or nullopt to leave OpenBLAS's choice.
 ///
 /// - `user_value` (the environment variable when set, even to "") always wins -> nullopt.

@@ -20,6 +20,10 @@ namespace nmt::common::kernels {
 /// the calling thread. Returns when all parts have finished. `part` must not throw.
 void parallel_parts(int64_t parts, const std::function<void(int64_t)>& part);
 
+/// Splits [0, `n`) into at most `threads` contiguous ranges of about equal size, none below `grain` items
+/// (so small `n` runs on the calling thread alone), and runs `range(begin, end)` on each (parallel_parts).
+void parallel_range(int64_t n, int threads, int64_t grain, const std::function<void(int64_t, int64_t)>& range);
+
 /// Softmax cross-entropy of one row of logits with label smoothing, and its gradient, in one call.
 ///
 /// `logits` and `grad` point at `n` floats (`grad` may be `logits` itself: the gradient then replaces the

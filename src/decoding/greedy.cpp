@@ -27,10 +27,8 @@ torch::Tensor greedy_choice(models::Seq2SeqModelImpl& model, const torch::Tensor
   const auto w = weight.contiguous(), b = bias.contiguous();
   auto out = torch::empty({rows, 1}, torch::kLong);
   // As many threads as the BLAS uses for the GEMM this replaces.
-  static const int blas_threads = common::openblas_num_threads();
   common::kernels::projected_argmax(x.data_ptr<float>(), w.data_ptr<float>(), b.data_ptr<float>(), rows, hiddens,
-                                    w.size(0), out.data_ptr<int64_t>(),
-                                    blas_threads > 0 ? blas_threads : at::get_num_threads());
+                                    w.size(0), out.data_ptr<int64_t>(), common::kernel_threads());
   return out;
 }
 

@@ -5,9 +5,9 @@
 #include <string>
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include "common/blas.h"
 #include "common/cpu_kernels.h"
 
 namespace nmt::models {
@@ -28,7 +28,7 @@ torch::Tensor dropout_mask(torch::IntArrayRef sizes, double p) {
   float* out = mask.data_ptr<float>();
   const uint64_t seed = draw_seed();
   const auto keep = static_cast<float>(1.0 - p);
-  at::parallel_for(0, mask.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
+  common::kernels::parallel_range(mask.numel(), common::kernel_threads(), 1 << 17, [&](int64_t begin, int64_t end) {
     common::kernels::dropout_mask(out + begin, end - begin, seed, begin, keep);
   });
   return mask;

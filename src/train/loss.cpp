@@ -1,8 +1,8 @@
 #include "train/loss.h"
 
-#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include "common/blas.h"
 #include "common/cpu_kernels.h"
 #include "models/attention.h"
 #include "models/seq2seq.h"
@@ -29,7 +29,9 @@ torch::Tensor cross_entropy_rows(const torch::Tensor& logits, const torch::Tenso
   float* gp = grad.data_ptr<float>();
   auto loss = torch::empty({rows}, logits.options());
   float* lp = loss.data_ptr<float>();
-  at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
+  // Rows split between the kernel threads (OpenBLAS's, idle here), from 2^18 logits per thread on.
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 18) / std::max<int64_t>(vocab, 1));
+  common::kernels::parallel_range(rows, common::kernel_threads(), grain, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r)
       lp[r] = common::kernels::softmax_cross_entropy_row(xp + r * vocab, bp, gp + r * vocab, vocab, yp[r],
                                                          static_cast<float>(label_smoothing));

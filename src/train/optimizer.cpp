@@ -25,9 +25,7 @@ bool fusable(const torch::Tensor& p) {
 /// GEMMs), when there are at least 2^20 elements; the Adam update computes a square root and two divisions
 /// per element, and one thread took 25 ms for the 15.4M parameters of the 256-wide Transformer here, two 13 ms.
 int64_t pass_threads(int64_t elements) {
-  static const int blas_threads = common::openblas_num_threads();
-  if (elements < (int64_t{1} << 20)) return 1;
-  return std::max<int64_t>(1, blas_threads > 0 ? blas_threads : at::get_num_threads());
+  return elements < (int64_t{1} << 20) ? 1 : common::kernel_threads();
 }
 
 /// Calls `run(index, begin, end)` for the pieces of the `sizes` arrays (one per parameter) that fall in part
