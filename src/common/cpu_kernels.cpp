@@ -168,6 +168,50 @@ float softmax_cross_entropy_row(const float* logits, const float* bias, float* g
 }
 
 NMT_CLONES
+void masked_softmax_rows(const float* scores, const int64_t* lens, float* out, int64_t rows, int64_t n, float scale) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* x = scores + r * n;
+    float* y = out + r * n;
+    const int64_t valid = lens == nullptr ? n : std::min<int64_t>(std::max<int64_t>(lens[r], 0), n);
+    if (valid == 0) {
+      for (int64_t j = 0; j < n; ++j) y[j] = 1.0f / static_cast<float>(n);
+      continue;
+    }
+    float top = -std::numeric_limits<float>::infinity();
+    bool nan = false;
+    for (int64_t j = 0; j < valid; ++j) {
+      const float v = scale * x[j];
+      nan |= v != v;
+      top = v > top ? v : top;
+    }
+    if (nan) top = std::numeric_limits<float>::quiet_NaN();
+    float sum = 0.0f;
+    for (int64_t j = 0; j < valid; ++j) {
+      y[j] = exp_nonpositive(scale * x[j] - top);
+      sum += y[j];
+    }
+    const float inv = 1.0f / sum;
+    for (int64_t j = 0; j < valid; ++j) y[j] *= inv;
+    for (int64_t j = valid; j < n; ++j) y[j] = 0.0f;
+  }
+}
+
+NMT_CLONES
+void masked_softmax_backward_rows(const float* y, const float* grad, const int64_t* lens, float* out, int64_t rows,
+                                  int64_t n, float scale) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* yr = y + r * n;
+    const float* g = grad + r * n;
+    float* o = out + r * n;
+    const int64_t valid = lens == nullptr ? n : std::min<int64_t>(std::max<int64_t>(lens[r], 0), n);
+    float dot = 0.0f;
+    for (int64_t j = 0; j < valid; ++j) dot += g[j] * yr[j];
+    for (int64_t j = 0; j < valid; ++j) o[j] = scale * yr[j] * (g[j] - dot);
+    for (int64_t j = valid; j < n; ++j) o[j] = 0.0f;
+  }
+}
+
+NMT_CLONES
 void matmul_nn(const float* a, const float* b, float* out, int64_t batch, int64_t m, int64_t k, int64_t n) {
   matmul_rows(a, b, out, batch, m, k, n, k, 1);
 }

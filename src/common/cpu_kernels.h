@@ -36,6 +36,19 @@ void parallel_range(int64_t n, int threads, int64_t grain, const std::function<v
 float softmax_cross_entropy_row(const float* logits, const float* bias, float* grad, int64_t n, int64_t label,
                                 float label_smoothing);
 
+/// Masked softmax over rows (d2l.ai §11.3 `masked_softmax`, applied to `scale` · scores, as scaled dot-product
+/// attention does with scale 1/√d): `rows` rows of `n` floats in `scores` and `out` (row-major, contiguous); with
+/// L = `lens[r]` clamped to [0, n] (L = n for every row when `lens` is null), `out[j]` = softmax of
+/// scale·scores[0..L) at j for j < L, and 0 for j >= L. A row with L = 0 gets 1/n everywhere, as d2l's fill of
+/// the masked scores with −1e6 gives. exp as in softmax_cross_entropy_row; a NaN score makes its row NaN.
+void masked_softmax_rows(const float* scores, const int64_t* lens, float* out, int64_t rows, int64_t n, float scale);
+
+/// Gradient of masked_softmax_rows with respect to its scores, from its output `y` and the incoming gradient
+/// `grad` (same layout): `out[j]` = scale · y[j] · (grad[j] − Σ_k grad[k] · y[k]) for j < L, 0 for j >= L, and 0
+/// on rows with L = 0 (their scores were replaced by a constant). `out` may be `grad`.
+void masked_softmax_backward_rows(const float* y, const float* grad, const int64_t* lens, float* out, int64_t rows,
+                                  int64_t n, float scale);
+
 /// Small batched matrix products for attention (a few tens of rows and columns per matrix, hundreds of
 /// matrices), where one BLAS call per matrix costs more than the arithmetic. Row-major, contiguous, batch
 /// `batch`; `out` is overwritten. Products of `batch` pairs:

@@ -79,6 +79,38 @@ struct AdditiveTanh : public torch::autograd::Function<AdditiveTanh> {
   }
 };
 
+/// d2l's masked softmax of scale · scores in one pass per row (common::kernels::masked_softmax_rows); backward
+/// from the saved output. `row_lens` `[rows]` int64, read when `masked`.
+struct MaskedSoftmax : public torch::autograd::Function<MaskedSoftmax> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& scores_in,
+                               const torch::Tensor& row_lens, bool masked, double scale) {
+    const auto scores = scores_in.contiguous();
+    const int64_t n = scores.size(-1), rows = n == 0 ? 0 : scores.numel() / n;
+    auto out = torch::empty_like(scores);
+    const auto lens = row_lens.contiguous();
+    common::kernels::masked_softmax_rows(scores.data_ptr<float>(), masked ? lens.data_ptr<int64_t>() : nullptr,
+                                         out.data_ptr<float>(), rows, n, static_cast<float>(scale));
+    ctx->save_for_backward({out});
+    ctx->saved_data["lens"] = lens;
+    ctx->saved_data["masked"] = masked;
+    ctx->saved_data["scale"] = scale;
+    return out;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    const auto y = ctx->get_saved_variables()[0];
+    const auto g = grad[0].contiguous();
+    const auto lens = ctx->saved_data["lens"].toTensor();
+    const bool masked = ctx->saved_data["masked"].toBool();
+    const int64_t n = y.size(-1), rows = n == 0 ? 0 : y.numel() / n;
+    auto out = torch::empty_like(y);
+    common::kernels::masked_softmax_backward_rows(y.data_ptr<float>(), g.data_ptr<float>(),
+                                                  masked ? lens.data_ptr<int64_t>() : nullptr, out.data_ptr<float>(),
+                                                  rows, n, static_cast<float>(ctx->saved_data["scale"].toDouble()));
+    return {out, torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
 }  // namespace
 
 torch::Tensor additive_features(const torch::Tensor& queries, const torch::Tensor& keys) {
@@ -106,21 +138,36 @@ torch::Tensor sequence_mask(const torch::Tensor& valid_lens, int64_t steps) {
   return positions.unsqueeze(0) < valid_lens.to(torch::kLong).unsqueeze(1);
 }
 
-torch::Tensor masked_softmax(const torch::Tensor& scores, const torch::Tensor& valid_lens) {
+torch::Tensor masked_softmax(const torch::Tensor& scores, const torch::Tensor& valid_lens, double scale, int64_t group) {
   TORCH_CHECK(scores.dim() == 3, "masked_softmax: scores must be [batch, queries, keys], got ", scores.sizes());
-  if (!valid_lens.defined()) return torch::softmax(scores, -1);
-  const int64_t batch = scores.size(0), queries = scores.size(1), keys = scores.size(2);
-  torch::Tensor lens;
-  if (valid_lens.dim() == 1) {
-    TORCH_CHECK(valid_lens.size(0) == batch, "masked_softmax: valid_lens [", valid_lens.size(0), "] vs batch ", batch);
-    lens = valid_lens.unsqueeze(1).expand({batch, queries});
-  } else {
-    TORCH_CHECK(valid_lens.dim() == 2 && valid_lens.size(0) == batch && valid_lens.size(1) == queries,
-                "masked_softmax: valid_lens must be [batch] or [batch, queries], got ", valid_lens.sizes());
-    lens = valid_lens;
+  TORCH_CHECK(group >= 1 && scores.size(0) % group == 0, "masked_softmax: group ", group,
+              " must be positive and divide the batch ", scores.size(0));
+  const int64_t batch = scores.size(0), queries = scores.size(1), keys = scores.size(2), lens_batch = batch / group;
+  torch::Tensor lens;  // [batch / group, queries] int64 on the CPU when the kernel runs
+  if (valid_lens.defined()) {
+    if (valid_lens.dim() == 1) {
+      TORCH_CHECK(valid_lens.size(0) == lens_batch, "masked_softmax: valid_lens [", valid_lens.size(0), "] vs batch ",
+                  lens_batch);
+      lens = valid_lens.unsqueeze(1).expand({lens_batch, queries});
+    } else {
+      TORCH_CHECK(valid_lens.dim() == 2 && valid_lens.size(0) == lens_batch && valid_lens.size(1) == queries,
+                  "masked_softmax: valid_lens must be [", lens_batch, "] or [", lens_batch, ", ", queries, "], got ",
+                  valid_lens.sizes());
+      lens = valid_lens;
+    }
   }
-  auto mask = sequence_mask(lens.reshape({-1}), keys).reshape({batch, queries, keys});
-  return torch::softmax(scores.masked_fill(mask.logical_not(), -1e6), -1);
+  if (!scores.device().is_cpu() || scores.scalar_type() != torch::kFloat) {
+    auto scaled = scale == 1.0 ? scores : scores * scale;
+    if (!lens.defined()) return torch::softmax(scaled, -1);
+    lens = lens.to(scores.device()).repeat_interleave(group, 0);
+    auto mask = sequence_mask(lens.reshape({-1}), keys).reshape({batch, queries, keys});
+    return torch::softmax(scaled.masked_fill(mask.logical_not(), -1e6), -1);
+  }
+  // [batch * queries]: row (b·group + g, q) reads lens[b, q]; empty without a mask.
+  const auto row_lens =
+      lens.defined() ? lens.to(torch::kCPU, torch::kLong).unsqueeze(1).expand({lens_batch, group, queries}).reshape({-1})
+                     : torch::empty({0}, torch::kLong);
+  return MaskedSoftmax::apply(scores, row_lens, lens.defined(), scale);
 }
 
 AdditiveAttentionImpl::AdditiveAttentionImpl(const AdditiveAttentionOptions& o) {

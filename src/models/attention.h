@@ -28,10 +28,16 @@ torch::Tensor batched_matmul_nt(const torch::Tensor& a, const torch::Tensor& b);
 /// other devices and dtypes use those. Throws c10::Error on mismatched shapes.
 torch::Tensor additive_features(const torch::Tensor& queries, const torch::Tensor& keys);
 
-/// Softmax over the last axis of `scores` `[batch, queries, keys]` where key positions at or past the valid
-/// length get weight exactly 0 (d2l `masked_softmax`; masked scores are set to -1e6 before the softmax).
-/// `valid_lens`: undefined (no mask), `[batch]` (same length for every query) or `[batch, queries]`.
-torch::Tensor masked_softmax(const torch::Tensor& scores, const torch::Tensor& valid_lens);
+/// Softmax over the last axis of `scale` · `scores` (`scores` `[batch, queries, keys]`) where key positions at or
+/// past the valid length get weight exactly 0 (d2l.ai §11.3 `masked_softmax`: masked scores are set to −1e6
+/// before the softmax, so a row with length 0 is uniform). `valid_lens` (any integer type): undefined (no mask),
+/// `[batch / group]` (same length for every query) or `[batch / group, queries]`; with `group` > 1, scores row
+/// b·group + g uses length row b (the heads of multi-head attention, without repeating the lengths). On CPU
+/// float32 one autograd function runs the scaling, the mask and the softmax in one pass per row and its backward
+/// in another (common::kernels::masked_softmax_rows); elsewhere LibTorch's ops. Throws c10::Error on shapes that
+/// do not match or a `group` that does not divide the batch.
+torch::Tensor masked_softmax(const torch::Tensor& scores, const torch::Tensor& valid_lens, double scale = 1.0,
+                             int64_t group = 1);
 
 /// Boolean mask `[batch, steps]`, true where the position is below `valid_lens` `[batch]` (d2l `sequence_mask`).
 torch::Tensor sequence_mask(const torch::Tensor& valid_lens, int64_t steps);
