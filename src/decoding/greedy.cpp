@@ -45,8 +45,11 @@ SearchResult greedy_search(models::Seq2SeqModelImpl& model, const torch::Tensor&
   SearchResult result;
   result.tokens.resize(static_cast<std::size_t>(batch));
   result.steps.assign(static_cast<std::size_t>(batch), max_len);
-  // Rows still decoding, as indices into the original batch. Finished rows leave the batch (and the decoder
-  // state) unless attention is recorded, whose chunks keep one row per sentence.
+  // Rows of the batch being decoded, as indices into the original batch. Finished rows leave the batch (and
+  // the decoder state) once they are an eighth of it: every removal copies the whole state (the Transformer's
+  // key/value caches), while a finished row costs only its share of each step. With attention recorded,
+  // whose chunks keep one row per sentence, they never leave. Rows are independent, so the results do not
+  // depend on when they leave.
   std::vector<int64_t> active(static_cast<std::size_t>(batch));
   for (int64_t b = 0; b < batch; ++b) active[static_cast<std::size_t>(b)] = b;
   std::vector<bool> finished(static_cast<std::size_t>(batch), false);
@@ -58,7 +61,7 @@ SearchResult greedy_search(models::Seq2SeqModelImpl& model, const torch::Tensor&
     std::vector<int64_t> keep;
     for (std::size_t r = 0; r < active.size(); ++r) {
       const auto b = static_cast<std::size_t>(active[r]);
-      if (finished[b]) continue;  // only when recording: the row stays for the attention chunks
+      if (finished[b]) continue;  // finished earlier, still in the batch: its token is ignored
       if (ids[static_cast<int64_t>(r)] == eos) {
         finished[b] = true;
         result.steps[b] = t + 1;
@@ -68,7 +71,7 @@ SearchResult greedy_search(models::Seq2SeqModelImpl& model, const torch::Tensor&
       }
     }
     if (keep.empty()) break;
-    if (record == nullptr && keep.size() < active.size()) {
+    if (record == nullptr && (active.size() - keep.size()) * 8 >= active.size()) {
       const auto index = torch::tensor(keep, torch::kLong).to(next.device());
       state.select(index);
       next = next.index_select(0, index);

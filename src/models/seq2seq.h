@@ -31,7 +31,7 @@ struct EncoderOutput {
 
 /// Decoder state carried from one decoding step to the next. Each model fills the fields it needs.
 struct DecoderState {
-  torch::Tensor enc_outputs;     ///< `[batch, src_steps, num_hiddens]`
+  torch::Tensor enc_outputs;     ///< GRU models: `[batch, src_steps, num_hiddens]` (the Transformer keeps cross_keys)
   torch::Tensor enc_valid_lens;  ///< `[batch]`
   torch::Tensor hidden;          ///< GRU hidden state `[num_layers, batch, num_hiddens]`
   torch::Tensor context;         ///< plain seq2seq: the encoder's final top-layer state `[batch, num_hiddens]`

@@ -325,7 +325,8 @@ EncoderOutput TransformerImpl::encode(const torch::Tensor& src, const torch::Ten
 
 DecoderState TransformerImpl::init_state(const EncoderOutput& encoded) {
   DecoderState state;
-  state.enc_outputs = encoded.outputs;
+  // enc_outputs stays undefined: the decoder reads only the projected keys/values, and
+  // DecoderState::select would copy it for nothing.
   state.enc_valid_lens = encoded.valid_lens;
   const int64_t batch = encoded.outputs.size(0);
   for (auto& block : decoder_layers_) {
