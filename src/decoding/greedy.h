@@ -17,8 +17,9 @@ struct SearchResult {
 
 /// Greedy search: starts every sentence with `bos`, feeds back the arg-max token, and stops a sentence at
 /// `eos` (not included in the output) or after `max_len` steps; the loop ends as soon as every sentence
-/// has emitted `eos`; finished sentences leave the batch (DecoderState::select), so later steps cost only
-/// the sentences still running (except when `record` is given: attention chunks keep the whole batch).
+/// has emitted `eos`; finished sentences leave the batch (DecoderState::select) once they are an eighth of it,
+/// so later steps cost about the sentences still running without copying the state at every step (except when
+/// `record` is given: attention chunks keep the whole batch). The tokens do not depend on the batch.
 /// `src` `[batch, src_steps]`, `src_valid_lens` `[batch]`. Runs without gradients; the
 /// caller puts the model in eval mode. `record`, when given, receives the attention weights of every step.
 /// Throws std::invalid_argument when max_len < 1.
