@@ -23,7 +23,7 @@ bool fusable(const torch::Tensor& p) {
 
 /// Threads for the element-wise passes over all parameters: as many as OpenBLAS uses (idle between the
 /// GEMMs), when there are at least 2^20 elements; the Adam update computes a square root and two divisions
-/// per element, and one thread took 25 ms for the 15.4M parameters of the 256-wide Transformer here, two 13 ms.
+/// per element, and one thread took 25 ms for the 15.4M parameters of the 256-wide Transformer here, two 13-14 ms.
 int64_t pass_threads(int64_t elements) {
   return elements < (int64_t{1} << 20) ? 1 : common::kernel_threads();
 }
