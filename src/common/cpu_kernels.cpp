@@ -109,6 +109,33 @@ inline __attribute__((always_inline)) void max_and_sum(const float* logits, cons
   }
 }
 
+/// Pass 2 of the softmaxes: out[j] = e^(x[j] − max) for j < n (`out` may be `x`); returns Σ_j out[j], summed
+/// in kLanes lanes.
+inline __attribute__((always_inline)) float exp_and_sum(const float* x, float max, float* out, int64_t n) {
+  float lane_exp[kLanes];
+  for (int k = 0; k < kLanes; ++k) lane_exp[k] = 0.0f;
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int k = 0; k < kLanes; ++k) {
+      const float e = exp_nonpositive(x[j + k] - max);
+      out[j + k] = e;
+      lane_exp[k] += e;
+    }
+  float sum = 0.0f;
+  for (int k = 0; k < kLanes; ++k) sum += lane_exp[k];
+  for (; j < n; ++j) {
+    const float e = exp_nonpositive(x[j] - max);
+    out[j] = e;
+    sum += e;
+  }
+  return sum;
+}
+
+/// Number of valid keys of row `r` for the masked softmax: `lens[r]` clamped to [0, n], n without `lens`.
+inline int64_t valid_length(const int64_t* lens, int64_t r, int64_t n) {
+  return lens == nullptr ? n : std::min<int64_t>(std::max<int64_t>(lens[r], 0), n);
+}
+
 /// out[i×n] = Σ_q A(i, q) · b[q×n] per batch entry, where A(i, q) = a[i·stride_i + q·stride_q] (an m × k matrix
 /// read row-major or transposed); sums over q in order. matmul_nn and matmul_tn.
 inline __attribute__((always_inline)) void matmul_rows(const float* a, const float* b, float* out, int64_t batch,
@@ -142,26 +169,11 @@ float softmax_cross_entropy_row(const float* logits, const float* bias, float* g
   // A NaN never wins a comparison but does reach the sum; +inf - inf below gives NaN too.
   if (std::isnan(sum)) max = sum;
   // Pass 2: e^(x - max) into grad, and its sum.
-  float lane_exp[kLanes];
-  for (int k = 0; k < kLanes; ++k) lane_exp[k] = 0.0f;
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes)
-    for (int k = 0; k < kLanes; ++k) {
-      const float e = exp_nonpositive(logits[j + k] - max);
-      grad[j + k] = e;
-      lane_exp[k] += e;
-    }
-  float sum_exp = 0.0f;
-  for (int k = 0; k < kLanes; ++k) sum_exp += lane_exp[k];
-  for (; j < n; ++j) {
-    const float e = exp_nonpositive(logits[j] - max);
-    grad[j] = e;
-    sum_exp += e;
-  }
+  const float sum_exp = exp_and_sum(logits, max, grad, n);
   // Pass 3: softmax minus the smoothed target.
   const float inv = 1.0f / sum_exp;
   const float uniform = label_smoothing / static_cast<float>(n);
-  for (j = 0; j < n; ++j) grad[j] = grad[j] * inv - uniform;
+  for (int64_t j = 0; j < n; ++j) grad[j] = grad[j] * inv - uniform;
   grad[label] -= 1.0f - label_smoothing;
   const float log_sum_exp = max + std::log(sum_exp);
   return log_sum_exp - (1.0f - label_smoothing) * label_logit - uniform * sum;
@@ -172,25 +184,17 @@ void masked_softmax_rows(const float* scores, const int64_t* lens, float* out, i
   for (int64_t r = 0; r < rows; ++r) {
     const float* x = scores + r * n;
     float* y = out + r * n;
-    const int64_t valid = lens == nullptr ? n : std::min<int64_t>(std::max<int64_t>(lens[r], 0), n);
+    const int64_t valid = valid_length(lens, r, n);
     if (valid == 0) {
       for (int64_t j = 0; j < n; ++j) y[j] = 1.0f / static_cast<float>(n);
       continue;
     }
-    float top = -std::numeric_limits<float>::infinity();
-    bool nan = false;
-    for (int64_t j = 0; j < valid; ++j) {
-      const float v = scale * x[j];
-      nan |= v != v;
-      top = v > top ? v : top;
-    }
-    if (nan) top = std::numeric_limits<float>::quiet_NaN();
-    float sum = 0.0f;
-    for (int64_t j = 0; j < valid; ++j) {
-      y[j] = exp_nonpositive(scale * x[j] - top);
-      sum += y[j];
-    }
-    const float inv = 1.0f / sum;
+    // The loss's passes on the scaled scores: maximum (a NaN reaches only the sum), then exp and its sum.
+    for (int64_t j = 0; j < valid; ++j) y[j] = scale * x[j];
+    float max, sum;
+    max_and_sum<false>(y, nullptr, nullptr, valid, max, sum);
+    if (std::isnan(sum)) max = sum;
+    const float inv = 1.0f / exp_and_sum(y, max, y, valid);
     for (int64_t j = 0; j < valid; ++j) y[j] *= inv;
     for (int64_t j = valid; j < n; ++j) y[j] = 0.0f;
   }
@@ -203,7 +207,7 @@ void masked_softmax_backward_rows(const float* y, const float* grad, const int64
     const float* yr = y + r * n;
     const float* g = grad + r * n;
     float* o = out + r * n;
-    const int64_t valid = lens == nullptr ? n : std::min<int64_t>(std::max<int64_t>(lens[r], 0), n);
+    const int64_t valid = valid_length(lens, r, n);
     float dot = 0.0f;
     for (int64_t j = 0; j < valid; ++j) dot += g[j] * yr[j];
     for (int64_t j = 0; j < valid; ++j) o[j] = scale * yr[j] * (g[j] - dot);
