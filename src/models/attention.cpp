@@ -80,19 +80,18 @@ struct AdditiveTanh : public torch::autograd::Function<AdditiveTanh> {
 };
 
 /// d2l's masked softmax of scale · scores in one pass per row (common::kernels::masked_softmax_rows); backward
-/// from the saved output. `row_lens` `[rows]` int64, read when `masked`.
+/// from the saved output. `row_lens` `[rows]` int64, or empty for no mask.
 struct MaskedSoftmax : public torch::autograd::Function<MaskedSoftmax> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& scores_in,
-                               const torch::Tensor& row_lens, bool masked, double scale) {
+                               const torch::Tensor& row_lens, double scale) {
     const auto scores = scores_in.contiguous();
     const int64_t n = scores.size(-1), rows = n == 0 ? 0 : scores.numel() / n;
     auto out = torch::empty_like(scores);
     const auto lens = row_lens.contiguous();
-    common::kernels::masked_softmax_rows(scores.data_ptr<float>(), masked ? lens.data_ptr<int64_t>() : nullptr,
-                                         out.data_ptr<float>(), rows, n, static_cast<float>(scale));
+    common::kernels::masked_softmax_rows(scores.data_ptr<float>(), lengths(lens), out.data_ptr<float>(), rows, n,
+                                         static_cast<float>(scale));
     ctx->save_for_backward({out});
     ctx->saved_data["lens"] = lens;
-    ctx->saved_data["masked"] = masked;
     ctx->saved_data["scale"] = scale;
     return out;
   }
@@ -101,13 +100,17 @@ struct MaskedSoftmax : public torch::autograd::Function<MaskedSoftmax> {
     const auto y = ctx->get_saved_variables()[0];
     const auto g = grad[0].contiguous();
     const auto lens = ctx->saved_data["lens"].toTensor();
-    const bool masked = ctx->saved_data["masked"].toBool();
     const int64_t n = y.size(-1), rows = n == 0 ? 0 : y.numel() / n;
     auto out = torch::empty_like(y);
-    common::kernels::masked_softmax_backward_rows(y.data_ptr<float>(), g.data_ptr<float>(),
-                                                  masked ? lens.data_ptr<int64_t>() : nullptr, out.data_ptr<float>(),
-                                                  rows, n, static_cast<float>(ctx->saved_data["scale"].toDouble()));
-    return {out, torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    common::kernels::masked_softmax_backward_rows(y.data_ptr<float>(), g.data_ptr<float>(), lengths(lens),
+                                                  out.data_ptr<float>(), rows, n,
+                                                  static_cast<float>(ctx->saved_data["scale"].toDouble()));
+    return {out, torch::Tensor(), torch::Tensor()};
+  }
+
+  /// The kernels' per-row lengths: null (no mask) for an empty tensor.
+  static const int64_t* lengths(const torch::Tensor& row_lens) {
+    return row_lens.numel() == 0 ? nullptr : row_lens.data_ptr<int64_t>();
   }
 };
 
@@ -167,7 +170,7 @@ torch::Tensor masked_softmax(const torch::Tensor& scores, const torch::Tensor& v
   const auto row_lens =
       lens.defined() ? lens.to(torch::kCPU, torch::kLong).unsqueeze(1).expand({lens_batch, group, queries}).reshape({-1})
                      : torch::empty({0}, torch::kLong);
-  return MaskedSoftmax::apply(scores, row_lens, lens.defined(), scale);
+  return MaskedSoftmax::apply(scores, row_lens, scale);
 }
 
 AdditiveAttentionImpl::AdditiveAttentionImpl(const AdditiveAttentionOptions& o) {
