@@ -31,10 +31,11 @@ void parallel_parts(int64_t parts, const std::function<void(int64_t)>& part) {
   for (auto& helper : helpers) helper.join();
 }
 
-void parallel_range(int64_t n, int threads, int64_t grain, const std::function<void(int64_t, int64_t)>& range) {
+void parallel_range(int64_t n, int threads, int64_t grain,
+                    const std::function<void(int64_t part, int64_t begin, int64_t end)>& range) {
   if (n <= 0) return;
   const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(threads, n / std::max<int64_t>(grain, 1)));
-  parallel_parts(parts, [&](int64_t part) { range(n * part / parts, n * (part + 1) / parts); });
+  parallel_parts(parts, [&](int64_t part) { range(part, n * part / parts, n * (part + 1) / parts); });
 }
 
 namespace {

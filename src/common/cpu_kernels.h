@@ -21,8 +21,10 @@ namespace nmt::common::kernels {
 void parallel_parts(int64_t parts, const std::function<void(int64_t)>& part);
 
 /// Splits [0, `n`) into at most `threads` contiguous ranges of about equal size, none below `grain` items
-/// (so small `n` runs on the calling thread alone), and runs `range(begin, end)` on each (parallel_parts).
-void parallel_range(int64_t n, int threads, int64_t grain, const std::function<void(int64_t, int64_t)>& range);
+/// (so small `n` runs on the calling thread alone), and runs `range(part, begin, end)` on each (parallel_parts);
+/// `part` numbers the ranges in order from 0, below `threads`.
+void parallel_range(int64_t n, int threads, int64_t grain,
+                    const std::function<void(int64_t part, int64_t begin, int64_t end)>& range);
 
 /// Softmax cross-entropy of one row of logits with label smoothing, and its gradient, in one call.
 ///

@@ -28,7 +28,7 @@ torch::Tensor dropout_mask(torch::IntArrayRef sizes, double p) {
   float* out = mask.data_ptr<float>();
   const uint64_t seed = draw_seed();
   const auto keep = static_cast<float>(1.0 - p);
-  common::kernels::parallel_range(mask.numel(), common::kernel_threads(), 1 << 17, [&](int64_t begin, int64_t end) {
+  common::kernels::parallel_range(mask.numel(), common::kernel_threads(), 1 << 17, [&](int64_t, int64_t begin, int64_t end) {
     common::kernels::dropout_mask(out + begin, end - begin, seed, begin, keep);
   });
   return mask;

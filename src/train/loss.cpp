@@ -31,7 +31,7 @@ torch::Tensor cross_entropy_rows(const torch::Tensor& logits, const torch::Tenso
   float* lp = loss.data_ptr<float>();
   // Rows split between the kernel threads (OpenBLAS's, idle here), from 2^18 logits per thread on.
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 18) / std::max<int64_t>(vocab, 1));
-  common::kernels::parallel_range(rows, common::kernel_threads(), grain, [&](int64_t begin, int64_t end) {
+  common::kernels::parallel_range(rows, common::kernel_threads(), grain, [&](int64_t, int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r)
       lp[r] = common::kernels::softmax_cross_entropy_row(xp + r * vocab, bp, gp + r * vocab, vocab, yp[r],
                                                          static_cast<float>(label_smoothing));

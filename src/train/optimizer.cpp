@@ -21,23 +21,23 @@ bool fusable(const torch::Tensor& p) {
          !p.grad().is_sparse() && p.grad().is_contiguous() && p.grad().scalar_type() == torch::kFloat;
 }
 
-/// Threads for the element-wise passes over all parameters: as many as OpenBLAS uses (idle between the
-/// GEMMs), when there are at least 2^20 elements; the Adam update computes a square root and two divisions
-/// per element, and one thread took 25 ms for the 15.4M parameters of the 256-wide Transformer here, two 13-14 ms.
-int64_t pass_threads(int64_t elements) {
-  return elements < (int64_t{1} << 20) ? 1 : common::kernel_threads();
-}
-
-/// Calls `run(index, begin, end)` for the pieces of the `sizes` arrays (one per parameter) that fall in part
-/// `part` of `parts` equal shares of their concatenation.
+/// Runs `run(part, i, begin, end)` over every element of the arrays whose lengths are `sizes` (one per
+/// parameter): their concatenation is split between the kernel threads (OpenBLAS's, idle between the GEMMs),
+/// at least 2^19 elements per thread, and each share visits its pieces of the arrays (elements [begin, end) of
+/// array i). The Adam update computes a square root and two divisions per element: one thread took 25 ms for
+/// the 15.4M parameters of the 256-wide Transformer here, two 13-14 ms.
 template <typename Run>
-void for_share(const std::vector<int64_t>& sizes, int64_t total, int64_t part, int64_t parts, const Run& run) {
-  const int64_t lo = total * part / parts, hi = total * (part + 1) / parts;
-  int64_t offset = 0;
-  for (std::size_t i = 0; i < sizes.size() && offset < hi; offset += sizes[i], ++i) {
-    const int64_t begin = std::max(lo, offset), end = std::min(hi, offset + sizes[i]);
-    if (begin < end) run(i, begin - offset, end - offset);
-  }
+void over_elements(const std::vector<int64_t>& sizes, const Run& run) {
+  int64_t total = 0;
+  for (const int64_t size : sizes) total += size;
+  auto share = [&](int64_t part, int64_t lo, int64_t hi) {
+    int64_t offset = 0;
+    for (std::size_t i = 0; i < sizes.size() && offset < hi; offset += sizes[i], ++i) {
+      const int64_t begin = std::max(lo, offset), end = std::min(hi, offset + sizes[i]);
+      if (begin < end) run(part, i, begin - offset, end - offset);
+    }
+  };
+  common::kernels::parallel_range(total, common::kernel_threads(), int64_t{1} << 19, share);
 }
 
 }  // namespace
@@ -62,21 +62,16 @@ double FusedAdam::clip_grad_norm(double max_norm) {
   }
   std::vector<const float*> grads;
   std::vector<int64_t> sizes;
-  int64_t total = 0;
   for (const auto& group : param_groups())
     for (const auto& p : group.params())
       if (p.grad().defined()) {
         grads.push_back(p.grad().data_ptr<float>());
         sizes.push_back(p.grad().numel());
-        total += sizes.back();
       }
   // Partial sums per share, added in share order: deterministic for a given thread count.
-  const int64_t parts = pass_threads(total);
-  std::vector<double> partial(static_cast<std::size_t>(parts), 0.0);
-  common::kernels::parallel_parts(parts, [&](int64_t part) {
-    for_share(sizes, total, part, parts, [&](std::size_t i, int64_t begin, int64_t end) {
-      partial[static_cast<std::size_t>(part)] += common::kernels::sum_of_squares(grads[i] + begin, end - begin);
-    });
+  std::vector<double> partial(static_cast<std::size_t>(common::kernel_threads()), 0.0);
+  over_elements(sizes, [&](int64_t part, std::size_t i, int64_t begin, int64_t end) {
+    partial[static_cast<std::size_t>(part)] += common::kernels::sum_of_squares(grads[i] + begin, end - begin);
   });
   double sum_sq = 0.0;
   for (const double s : partial) sum_sq += s;
@@ -104,7 +99,6 @@ torch::Tensor FusedAdam::step(LossClosure closure) {
   };
   std::vector<Update> updates;
   std::vector<int64_t> sizes;
-  int64_t total = 0;
   for (auto& group : param_groups()) {
     const auto& options = static_cast<const torch::optim::AdamOptions&>(group.options());
     for (auto& p : group.params()) {
@@ -134,18 +128,14 @@ torch::Tensor FusedAdam::step(LossClosure closure) {
                          static_cast<float>(std::sqrt(bias_correction2)), static_cast<float>(options.eps()),
                          static_cast<float>(options.weight_decay())});
       sizes.push_back(p.numel());
-      total += p.numel();
     }
   }
   // Element-wise: the split between threads does not change any result.
-  const int64_t parts = pass_threads(total);
-  common::kernels::parallel_parts(parts, [&](int64_t part) {
-    for_share(sizes, total, part, parts, [&](std::size_t i, int64_t begin, int64_t end) {
-      const Update& u = updates[i];
-      common::kernels::adam_update(u.param + begin, u.grad + begin, u.exp_avg + begin, u.exp_avg_sq + begin,
-                                   end - begin, u.step_size, u.beta1, u.beta2, u.sqrt_bias_correction2, u.eps,
-                                   static_cast<float>(scale), u.weight_decay);
-    });
+  over_elements(sizes, [&](int64_t, std::size_t i, int64_t begin, int64_t end) {
+    const Update& u = updates[i];
+    common::kernels::adam_update(u.param + begin, u.grad + begin, u.exp_avg + begin, u.exp_avg_sq + begin,
+                                 end - begin, u.step_size, u.beta1, u.beta2, u.sqrt_bias_correction2, u.eps,
+                                 static_cast<float>(scale), u.weight_decay);
   });
   return loss;
 }

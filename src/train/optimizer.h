@@ -12,8 +12,8 @@ namespace nmt::train {
 /// LibTorch's own AdamParamState (step, exp_avg, exp_avg_sq), so optimizer.pt files load in either class.
 /// Parameters that are not dense, contiguous float32 CPU tensors, and the amsgrad variant, go through
 /// torch::optim::Adam::step. Results agree with torch::optim::Adam to float rounding (about 1e-7 relative),
-/// not bit for bit; for a given build and OpenBLAS thread count they are deterministic. From 2^20 elements on,
-/// clipping's sum of squares and the update split all elements between as many threads as OpenBLAS uses.
+/// not bit for bit; for a given build and OpenBLAS thread count they are deterministic. Clipping's sum of
+/// squares and the update split all elements between as many threads as OpenBLAS uses, at least 2^19 each.
 class FusedAdam : public torch::optim::Adam {
  public:
   using torch::optim::Adam::Adam;

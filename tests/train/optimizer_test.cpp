@@ -13,7 +13,8 @@ namespace {
 
 /// Two parameters (a matrix and a vector, 37 elements: not a multiple of the kernels' vector width) with
 /// fixed values, and gradients for them. `large` adds a 1,100 x 1,000 matrix between them: past the 2^20
-/// elements at which clipping and the update split the elements between threads, with the split inside it.
+/// elements from which clipping and the update split the elements between two threads (2^19 or more each),
+/// with the split inside it.
 std::vector<torch::Tensor> make_params(bool large = false) {
   torch::manual_seed(11);
   if (large)
