@@ -82,7 +82,7 @@ record() {  # kernels file
 
 model_flags() {  # size model -> learning rate, shared by nmt_bench and d2l_reference.py
   # d2l's constant 0.005 (§10.7, §11.7) except for the 256-wide Transformer: at 0.005 without warm-up it learns
-  # to emit <eos> first, so its decoding would time one step; at 0.001 it writes sentences (about 9 tokens).
+  # to emit <eos> first, so its decoding would time one step; at 0.001 it writes sentences (7-9 tokens here).
   if [ "$1" = large ] && [ "$2" = transformer ]; then echo "--lr 0.001"; else echo "--lr 0.005"; fi
 }
 

@@ -327,7 +327,7 @@ void projected_argmax(const float* features, const float* weight, const float* b
   // Vocabulary blocks of about 512 KiB of weights, which stay in L2 while every pair of row tiles passes over
   // them; a pair's transposed features (2 x 16 x k floats, 32 KiB at k = 256) stay in L1 across the block, so
   // per 16 FMAs only the 8 broadcast weights come from L2. (Blocks of 16 KiB in L1, with the features
-  // streamed from L2 instead, ran at 190-250 GFLOP/s against 280-320 here: 128 x 256 x 17,850.)
+  // streamed from L2 instead, ran at 115-248 GFLOP/s against 249-299 here: 128 x 256 x 17,850.)
   const int64_t block = std::max<int64_t>(8, ((int64_t{1} << 17) / std::max<int64_t>(k, 1)) / 8 * 8);
   const int64_t blocks = (vocab + block - 1) / block;
   // Threads take contiguous runs of blocks, each with its own running maxima (a thread costs tens of µs to
