@@ -116,12 +116,14 @@ torch::Tensor MultiHeadAttentionImpl::attend_heads(const torch::Tensor& projecte
 torch::Tensor MultiHeadAttentionImpl::forward(const torch::Tensor& queries, const torch::Tensor& keys,
                                               const torch::Tensor& values, const torch::Tensor& valid_lens,
                                               torch::Tensor* weights_out) {
-  if (queries.is_same(keys) && keys.is_same(values)) {  // self-attention: Q, K and V in one projection
-    auto [q, k, v] = project_qkv(queries);
-    return attend_heads(q, k, v, valid_lens, weights_out);
-  }
   auto [k, v] = project_kv(keys, values);
   return attend(queries, k, v, valid_lens, weights_out);
+}
+
+torch::Tensor MultiHeadAttentionImpl::self_attend(const torch::Tensor& x, const torch::Tensor& valid_lens,
+                                                  torch::Tensor* weights_out) {
+  auto [q, k, v] = project_qkv(x);
+  return attend_heads(q, k, v, valid_lens, weights_out);
 }
 
 // ---------------------------------------------------------------------------------------------- positional encoding
@@ -196,10 +198,10 @@ torch::Tensor EncoderBlockImpl::forward(const torch::Tensor& x, const torch::Ten
                                         torch::Tensor* weights_out) {
   if (pre_norm_) {
     auto y = addnorm1->normalize(x);
-    auto h = addnorm1->residual(x, attention->forward(y, y, y, valid_lens, weights_out));
+    auto h = addnorm1->residual(x, attention->self_attend(y, valid_lens, weights_out));
     return addnorm2->residual(h, ffn->forward(addnorm2->normalize(h)));
   }
-  auto h = addnorm1->forward(x, attention->forward(x, x, x, valid_lens, weights_out));
+  auto h = addnorm1->forward(x, attention->self_attend(x, valid_lens, weights_out));
   return addnorm2->forward(h, ffn->forward(h));
 }
 

@@ -34,9 +34,13 @@ class MultiHeadAttentionImpl : public torch::nn::Module {
   /// `queries` `[batch, queries, num_hiddens]`, `keys`/`values` `[batch, keys, num_hiddens]`, `valid_lens`
   /// undefined (no mask), `[batch]` or `[batch, queries]` (keys at or past the length get weight 0)
   /// -> `[batch, queries, num_hiddens]`. `weights_out`, when given, receives `[batch, num_heads, queries, keys]`.
-  /// When all three are the same tensor (self-attention) the projections run as one GEMM (project_qkv).
   torch::Tensor forward(const torch::Tensor& queries, const torch::Tensor& keys, const torch::Tensor& values,
                         const torch::Tensor& valid_lens = {}, torch::Tensor* weights_out = nullptr);
+
+  /// Self-attention, forward(x, x, x, ...) with the three projections as one GEMM (project_qkv): `x`
+  /// `[batch, n, num_hiddens]` -> `[batch, n, num_hiddens]`; `valid_lens` and `weights_out` as in forward().
+  torch::Tensor self_attend(const torch::Tensor& x, const torch::Tensor& valid_lens = {},
+                            torch::Tensor* weights_out = nullptr);
 
   /// Projects keys and values once (for caching): `keys`/`values` `[batch, n, num_hiddens]` ->
   /// (W_k · keys, W_v · values), each split into heads, contiguous `[batch, num_heads, n, num_hiddens / num_heads]`,

@@ -99,11 +99,10 @@ TEST_CASE("MultiHeadAttention (d2l 11.5)", "[models][transformer]") {
     auto w_q = attention->named_parameters()["W_q.weight"];
     CHECK_THAT(max_abs_diff(q.select(1, 2), torch::matmul(x, w_q.t()).narrow(2, 8, 4)), WithinAbs(0.0, 1e-6));
 
-    // forward(x, x, x) takes the stacked path; a copy of x as keys/values takes the separate one.
-    auto fused = attention->forward(x, x, x, lens);
+    // self_attend takes the stacked path; forward(x, x, x) the three separate projections.
+    auto fused = attention->self_attend(x, lens);
     auto grads = torch::autograd::grad({fused.square().sum()}, attention->parameters());
-    auto kv = x.clone();
-    auto separate = attention->forward(x, kv, kv, lens);
+    auto separate = attention->forward(x, x, x, lens);
     auto grads_separate = torch::autograd::grad({separate.square().sum()}, attention->parameters());
     CHECK_THAT(max_abs_diff(fused, separate), WithinAbs(0.0, 1e-5));
     REQUIRE(grads.size() == 4);
