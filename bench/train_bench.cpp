@@ -11,8 +11,11 @@
 //    input `<bos>` + tgt[:, :-1], gradients reset, masked cross-entropy, backward, gradient-norm clipping,
 //    Adam), on d2l-like random batches (epoch_batches with bucket=false, gather_batch with trim=true). The
 //    time includes gathering each batch. Tokens are counted as d2l counts them: Σ tgt valid_len.
-//  - FLOP rate: the matrix-multiply work of each step (see step_flops) over the timed seconds, next to the
-//    sgemm rate of one square torch::mm in the same process (the GEMM ceiling of these kernels/threads).
+//  - FLOP rate: the matrix-multiply work of each step (see step_flops) over its seconds, against the GEMM
+//    ceiling of these kernels/threads: the sgemm rate of a square torch::mm (best of 2) probed in the same
+//    process right before every timed step (GemmProbe), so that each step is compared with the machine's speed
+//    of that moment. percent_of_ceiling is the median over the timed steps of (step rate / probe rate); the
+//    aggregate rate over the median probe and the old single measurement after training are reported beside it.
 //  - decoding: batched greedy search (decoding::Translator) over a fixed stride sample of corpus sentences,
 //    and the same code with batch size 1 (d2l predict_seq2seq decodes one sentence at a time), with the
 //    weights reached after the timed training batches (barely trained: output lengths are reported, since
@@ -32,6 +35,7 @@
 #include <cstdio>
 #include <iostream>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -117,18 +121,37 @@ double step_flops(const nmt::common::ModelConfig& m, int64_t tgt_vocab, int64_t 
   return 3.0 * 2.0 * forward;
 }
 
-/// Best sgemm rate (GFLOP/s) of `reps` products of two `n`×`n` float matrices through torch::mm, after one
-/// untimed product.
-double gemm_ceiling_gflops(int64_t n, int reps) {
-  auto a = torch::randn({n, n}), b = torch::randn({n, n});
-  auto c = torch::mm(a, b);
-  double best = 1e30;
-  for (int i = 0; i < reps; ++i) {
-    const auto t0 = Clock::now();
-    c = torch::mm(a, b);
-    best = std::min(best, seconds_between(t0, Clock::now()));
+/// The GEMM ceiling: sgemm rates (GFLOP/s) of products of two `n`×`n` float matrices through torch::mm
+/// (into a preallocated output, so no allocation is timed). The machine is shared and its speed moves within a
+/// minute, so the ceiling is probed between the timed training steps (interleaved), not once: sample() is the
+/// best of `reps` products, taken right before a step.
+class GemmProbe {
+ public:
+  explicit GemmProbe(int64_t n) : n_(n), a_(torch::randn({n, n})), b_(torch::randn({n, n})), c_(torch::empty({n, n})) {
+    torch::mm_out(c_, a_, b_);  // untimed: first-touch and OpenBLAS's buffers
   }
-  return 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n) / best / 1e9;
+  /// Best rate of `reps` products, GFLOP/s.
+  double sample(int reps) {
+    double best = 1e30;
+    for (int i = 0; i < reps; ++i) {
+      const auto t0 = Clock::now();
+      torch::mm_out(c_, a_, b_);
+      best = std::min(best, seconds_between(t0, Clock::now()));
+    }
+    return 2.0 * static_cast<double>(n_) * static_cast<double>(n_) * static_cast<double>(n_) / best / 1e9;
+  }
+
+ private:
+  int64_t n_;
+  torch::Tensor a_, b_, c_;
+};
+
+/// Median of `v` (0 for an empty vector); `v` is taken by value and reordered.
+double median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const std::size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
 }
 
 /// Decodes `sources` with `batch_size` sentences per search; returns {"sentences", "batch_size", "seconds",
@@ -257,7 +280,11 @@ int main(int argc, char** argv) {
       optimizer.step();
       return std::make_pair(std::move(b), std::move(l));
     };
+    std::optional<GemmProbe> probe;
+    if (gemm_size > 0) probe.emplace(gemm_size);
+    std::vector<double> probe_rates, step_fractions;  // per timed step: sgemm GFLOP/s right before, step rate / it
     for (int64_t i = 0; i < warmup + batches; ++i) {
+      const double probe_rate = probe && i >= warmup ? probe->sample(2) : 0.0;
       const auto t0 = Clock::now();
       const auto [b, l] = train_step();
       const double dt = seconds_between(t0, Clock::now());
@@ -268,11 +295,16 @@ int main(int argc, char** argv) {
       const int64_t src_tokens = b.src_valid_len.clamp_max(b.src.size(1)).sum().item<int64_t>();
       const int64_t tgt_tokens = b.tgt_valid_len.clamp_max(b.tgt.size(1)).sum().item<int64_t>();
       timed_tokens += static_cast<double>(tgt_tokens);
-      timed_flops += step_flops(mc, tgt_vocab.size(), b.size(), b.src.size(1), b.tgt.size(1), src_tokens, tgt_tokens);
+      const double flops =
+          step_flops(mc, tgt_vocab.size(), b.size(), b.src.size(1), b.tgt.size(1), src_tokens, tgt_tokens);
+      timed_flops += flops;
+      if (probe) probe_rates.push_back(probe_rate), step_fractions.push_back(flops / dt / 1e9 / probe_rate);
     }
     const int64_t rss_after_train = peak_rss_bytes();
-    const double gemm = gemm_size > 0 ? gemm_ceiling_gflops(gemm_size, 10) : 0.0;
+    const double gemm = median(probe_rates);                      // interleaved ceiling, GFLOP/s
+    const double gemm_after = probe ? probe->sample(10) : 0.0;   // one measurement after training (best of 10)
     const double gflops = timed_flops / timed_seconds / 1e9;
+    const double percent = 100.0 * median(step_fractions);
 
     json result{{"impl", "nmt"},
                 {"model", mc.type},
@@ -305,7 +337,18 @@ int main(int argc, char** argv) {
                                   "GRU encoder on valid source tokens (packed), output layer on valid target tokens, batches trimmed"},
                 {"gemm_size", gemm_size},
                 {"gemm_ceiling_gflops", gemm},
-                {"percent_of_ceiling", gemm > 0 ? 100.0 * gflops / gemm : 0.0},
+                {"gemm_probe_gflops", probe_rates},
+                {"gemm_ceiling_after_gflops", gemm_after},
+                {"percent_of_ceiling", percent},
+                {"percent_of_ceiling_per_step", [&] {
+                   std::vector<double> p;
+                   for (double f : step_fractions) p.push_back(100.0 * f);
+                   return p;
+                 }()},
+                {"percent_of_median_ceiling", gemm > 0 ? 100.0 * gflops / gemm : 0.0},
+                {"percent_of_ceiling_after", gemm_after > 0 ? 100.0 * gflops / gemm_after : 0.0},
+                {"ceiling_method", "sgemm of two gemm_size^2 matrices, best of 2, right before every timed step; "
+                                   "percent_of_ceiling = median over timed steps of step GFLOP/s / that probe"},
                 {"train_loss", (loss_sum / std::max(1.0, timed_tokens)).item<double>()},  // nats per target token, timed batches
                 {"torch_threads", torch_threads},
                 {"torch_version", TORCH_VERSION},
@@ -348,9 +391,10 @@ int main(int argc, char** argv) {
     result["peak_rss_bytes"] = peak_rss_bytes();
 
     std::cout << result.dump() << std::endl;
-    std::fprintf(stderr, "[bench] nmt %s %s: %.0f tok/s, %.2f ms/step, %.2f GFLOP/s (%.0f%% of %.1f sgemm), peak RSS %.0f MiB; %s\n",
+    std::fprintf(stderr, "[bench] nmt %s %s: %.0f tok/s, %.2f ms/step, %.2f GFLOP/s (median step %.0f%% of the "
+                 "interleaved sgemm, median %.1f; %.1f after training), peak RSS %.0f MiB; %s\n",
                  mc.type.c_str(), label.c_str(), timed_tokens / timed_seconds, 1e3 * timed_seconds / static_cast<double>(batches),
-                 gflops, gemm > 0 ? 100.0 * gflops / gemm : 0.0, gemm, static_cast<double>(peak_rss_bytes()) / 1048576.0,
+                 gflops, percent, gemm, gemm_after, static_cast<double>(peak_rss_bytes()) / 1048576.0,
                  blas.describe().c_str());
     if (decoding.contains("batched"))
       std::fprintf(stderr, "[bench] decoding: %.0f sentences/s batched (%lld)", decoding["batched"]["sentences_per_second"].get<double>(),

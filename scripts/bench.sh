@@ -154,7 +154,7 @@ print(f"Training and decoding throughput, {data['date']} ({data['commit']}), {da
 print()
 print('| model | size | nmt tok/s | python tok/s (default kernels) | python tok/s (same kernels) '
       '| nmt/python (default) | nmt/python (same) | nmt ms/step | nmt peak RSS (MiB) | python peak RSS (MiB) '
-      '| nmt GFLOP/s (% of sgemm) | nmt decode sent/s batched | nmt decode sent/s batch-1 | batched/batch-1 '
+      '| nmt GFLOP/s (median step % of interleaved sgemm) | nmt decode sent/s batched | nmt decode sent/s batch-1 | batched/batch-1 '
       '| python decode batched / batch-1 (same kernels) | decode output tokens nmt / python |')
 print('|' + '---|' * 16)
 seen = []
@@ -180,6 +180,10 @@ for r in data['runs']:
 print()
 cores = sorted({get(r, 'blas', 'core') for r in data['runs'] if r['kernels'] == 'nmt'} - {None})
 defaults = sorted({get(r, 'blas', 'core') for r in data['runs'] if r['kernels'] == 'default'} - {None})
+print("GFLOP/s: matrix-product FLOPs per step (counted from the model sizes) over the step time; the percentage "
+      "is the median over the timed steps of each step's rate over a 1024² sgemm probed right before it "
+      "(the median probe in GFLOP/s after 'of').")
+print()
 print(f"OpenBLAS cores: nmt {', '.join(cores) or '?'}; python default {', '.join(defaults) or '?'}. "
       "Decoding uses the weights reached after the timed batches and NMT_BENCH_DECODE_TRAIN seconds more "
       "training, so output lengths differ between runs (mean decoder steps per sentence, <eos> included, in the "
