@@ -17,7 +17,8 @@
 //    of that moment. percent_of_ceiling is the median over the timed steps of (step rate / probe rate); the
 //    aggregate rate over the median probe and the old single measurement after training are reported beside it.
 //  - decoding: batched greedy search (decoding::Translator) over a fixed stride sample of corpus sentences,
-//    and the same code with batch size 1 (d2l predict_seq2seq decodes one sentence at a time), with the
+//    and the same code with batch size 1 (d2l predict_seq2seq decodes one sentence at a time), the two
+//    interleaved in --decode-rounds rounds (time_decoding_interleaved), with the
 //    weights reached after the timed training batches (barely trained: output lengths are reported, since
 //    the decoding time follows them; greedy search runs at most num_steps steps).
 //  - peak resident memory (getrusage ru_maxrss) after training and at the end.
@@ -154,27 +155,80 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
 }
 
-/// Decodes `sources` with `batch_size` sentences per search; returns {"sentences", "batch_size", "seconds",
-/// "sentences_per_second", "mean_output_tokens" (decoder steps incl. <eos>), "eos_fraction"}.
-json time_decoding(const nmt::decoding::Translator& translator, const std::vector<std::vector<std::string>>& sources,
-                   int64_t batch_size) {
-  nmt::decoding::TranslateOptions options;
-  options.batch_size = batch_size;
-  const auto t0 = Clock::now();
-  const auto out = translator.translate_tokens(sources, options);
-  const double seconds = seconds_between(t0, Clock::now());
-  double steps = 0, eos = 0;
-  for (const auto& t : out) {
-    steps += static_cast<double>(t.output_tokens.size()) + (t.emitted_eos ? 1 : 0);
-    eos += t.emitted_eos ? 1 : 0;
+/// Running totals of one decoding mode (batched or one sentence at a time) over the rounds of
+/// time_decoding_interleaved().
+struct DecodeTotals {
+  int64_t batch_size = 1;
+  double sentences = 0, seconds = 0, steps = 0, eos = 0;
+  std::vector<double> round_rates;  // sentences/s of each round
+
+  /// Decodes `sources[begin, end)` with batch_size sentences per search and adds them to the totals; returns
+  /// the slice's sentences/s (0 for an empty slice).
+  double run(const nmt::decoding::Translator& translator, const std::vector<std::vector<std::string>>& sources,
+           std::size_t begin, std::size_t end) {
+    if (begin >= end) return 0.0;
+    nmt::decoding::TranslateOptions options;
+    options.batch_size = batch_size;
+    const std::vector<std::vector<std::string>> part(sources.begin() + static_cast<std::ptrdiff_t>(begin),
+                                                     sources.begin() + static_cast<std::ptrdiff_t>(end));
+    const auto t0 = Clock::now();
+    const auto out = translator.translate_tokens(part, options);
+    const double dt = seconds_between(t0, Clock::now());
+    for (const auto& t : out) {
+      steps += static_cast<double>(t.output_tokens.size()) + (t.emitted_eos ? 1 : 0);
+      eos += t.emitted_eos ? 1 : 0;
+    }
+    sentences += static_cast<double>(out.size());
+    seconds += dt;
+    round_rates.push_back(static_cast<double>(out.size()) / dt);
+    return round_rates.back();
   }
-  const double n = static_cast<double>(std::max<std::size_t>(1, out.size()));
-  return {{"sentences", out.size()},
-          {"batch_size", batch_size},
-          {"seconds", seconds},
-          {"sentences_per_second", static_cast<double>(out.size()) / seconds},
-          {"mean_output_tokens", steps / n},
-          {"eos_fraction", eos / n}};
+
+  /// {"sentences", "batch_size", "seconds", "sentences_per_second", "mean_output_tokens" (decoder steps incl.
+  /// <eos>), "eos_fraction", "round_sentences_per_second"}.
+  json to_json() const {
+    const double n = std::max(1.0, sentences);
+    return {{"sentences", static_cast<int64_t>(sentences)},
+            {"batch_size", batch_size},
+            {"seconds", seconds},
+            {"sentences_per_second", sentences / seconds},
+            {"mean_output_tokens", steps / n},
+            {"eos_fraction", eos / n},
+            {"round_sentences_per_second", round_rates}};
+  }
+};
+
+/// Times batched greedy decoding of `batched` (`batch_size` sentences per search) against decoding `single` one
+/// sentence at a time, interleaved: `rounds` rounds, each decoding the next slice of both sets (batched slices
+/// end on whole batches where the set allows), so that a change in the machine's speed lands on both modes.
+/// Both sets are in corpus (length) order, so slice r of each covers the same part of the corpus. Returns
+/// {"batched": ..., "batch1": ..., "speedup" (total rates), "speedup_per_round", "rounds"}; a mode with an
+/// empty set is left out.
+json time_decoding_interleaved(const nmt::decoding::Translator& translator,
+                               const std::vector<std::vector<std::string>>& batched,
+                               const std::vector<std::vector<std::string>>& single, int64_t batch_size,
+                               int64_t rounds) {
+  DecodeTotals many, one;
+  many.batch_size = batch_size;
+  const auto batches = static_cast<std::size_t>((static_cast<int64_t>(batched.size()) + batch_size - 1) / batch_size);
+  const auto R = static_cast<std::size_t>(std::max<int64_t>(1, rounds));
+  auto batched_end = [&](std::size_t r) {
+    return std::min(batched.size(), (r * batches / R) * static_cast<std::size_t>(batch_size));
+  };
+  std::vector<double> per_round;  // batched rate / one-at-a-time rate, rounds where both ran
+  for (std::size_t r = 0; r < R; ++r) {
+    const double a = many.run(translator, batched, batched_end(r), r + 1 == R ? batched.size() : batched_end(r + 1));
+    const double b = one.run(translator, single, r * single.size() / R, (r + 1) * single.size() / R);
+    if (a > 0 && b > 0) per_round.push_back(a / b);
+  }
+  json out{{"rounds", R}};
+  if (many.sentences > 0) out["batched"] = many.to_json();
+  if (one.sentences > 0) out["batch1"] = one.to_json();
+  if (many.sentences > 0 && one.sentences > 0) {
+    out["speedup"] = (many.sentences / many.seconds) / (one.sentences / one.seconds);
+    out["speedup_per_round"] = per_round;
+  }
+  return out;
 }
 
 }  // namespace
@@ -186,6 +240,7 @@ int main(int argc, char** argv) {
   std::string config_path, model_type, label = "custom";
   int64_t embed = 0, hiddens = 0, layers = 0, heads = 0, ffn = 0, batch = 0, threads = -1, num_examples = 0;
   int64_t warmup = 3, batches = 30, decode = 2000, decode_batch = 128, decode1 = 500, gemm_size = 1024;
+  int64_t decode_rounds = 8;
   double dropout = -1, lr = 0, decode_train_seconds = 0;
   std::string data_path;
   app.add_option("--config", config_path, "JSON run config (model/train/data sections) to start from");
@@ -210,6 +265,8 @@ int main(int argc, char** argv) {
   app.add_option("--decode-train-seconds", decode_train_seconds,
                  "untimed training (seconds) after the timed batches, before decoding")->check(CLI::NonNegativeNumber);
   app.add_option("--decode1", decode1, "sentences decoded one at a time (0 = skip)")->check(CLI::NonNegativeNumber);
+  app.add_option("--decode-rounds", decode_rounds,
+                 "rounds that interleave batched and one-at-a-time decoding")->check(CLI::PositiveNumber);
   app.add_option("--gemm-size", gemm_size, "n of the n x n sgemm ceiling (0 = skip)")->check(CLI::NonNegativeNumber);
   CLI11_PARSE(app, argc, argv);
 
@@ -378,13 +435,9 @@ int main(int argc, char** argv) {
       const std::size_t want = std::min(corpus.pairs.size(), static_cast<std::size_t>(std::max(decode, decode1)));
       for (std::size_t k = 0; k < want; ++k) sources.push_back(corpus.pairs[k * corpus.pairs.size() / want].source);
       nmt::decoding::Translator translator(model, src_vocab, tgt_vocab, dc.num_steps, torch::Device(torch::kCPU));
-      if (decode > 0)
-        decoding["batched"] = time_decoding(translator, stride_sample(sources, static_cast<std::size_t>(decode)), decode_batch);
-      if (decode1 > 0)
-        decoding["batch1"] = time_decoding(translator, stride_sample(sources, static_cast<std::size_t>(decode1)), 1);
-      if (decoding.contains("batched") && decoding.contains("batch1"))
-        decoding["speedup"] = decoding["batched"]["sentences_per_second"].get<double>() /
-                              decoding["batch1"]["sentences_per_second"].get<double>();
+      decoding.update(time_decoding_interleaved(translator, stride_sample(sources, static_cast<std::size_t>(decode)),
+                                                stride_sample(sources, static_cast<std::size_t>(decode1)), decode_batch,
+                                                decode_rounds));
     }
     result["decoding"] = decoding;
     result["peak_rss_after_train_bytes"] = rss_after_train;

@@ -460,14 +460,47 @@ def greedy_decode(net, src_vocab, tgt_vocab, sources, num_steps, batch_size):
     return outputs, total_steps, total_eos
 
 
-def time_decoding(net, src_vocab, tgt_vocab, sources, num_steps, batch_size):
-    t0 = time.perf_counter()
-    outputs, steps, eos = greedy_decode(net, src_vocab, tgt_vocab, sources, num_steps, batch_size)
-    seconds = time.perf_counter() - t0
-    n = max(1, len(outputs))
-    return {'sentences': len(outputs), 'batch_size': batch_size, 'seconds': seconds,
-            'sentences_per_second': len(outputs) / seconds, 'mean_output_tokens': steps / n,
-            'eos_fraction': eos / n}
+def time_decoding_interleaved(net, src_vocab, tgt_vocab, batched, single, num_steps, batch_size, rounds):
+    """Batched against one-at-a-time decoding in `rounds` interleaved rounds, as nmt_bench does: each round
+    decodes the next slice of both sets (batched slices end on whole batches where the set allows)."""
+    totals = {}
+    per_round = []
+    batches = (len(batched) + batch_size - 1) // batch_size
+    rounds = max(1, rounds)
+
+    def run(mode, items, bs):
+        if not items:
+            return 0.0
+        t = totals.setdefault(mode, {'sentences': 0, 'batch_size': bs, 'seconds': 0.0, 'steps': 0, 'eos': 0,
+                                     'round_sentences_per_second': []})
+        t0 = time.perf_counter()
+        outputs, steps, eos = greedy_decode(net, src_vocab, tgt_vocab, items, num_steps, bs)
+        dt = time.perf_counter() - t0
+        t['sentences'] += len(outputs)
+        t['seconds'] += dt
+        t['steps'] += steps
+        t['eos'] += eos
+        t['round_sentences_per_second'].append(len(outputs) / dt)
+        return len(outputs) / dt
+
+    def batched_end(r):
+        return len(batched) if r == rounds else min(len(batched), (r * batches // rounds) * batch_size)
+
+    for r in range(rounds):
+        a = run('batched', batched[batched_end(r):batched_end(r + 1)], batch_size)
+        b = run('batch1', single[r * len(single) // rounds:(r + 1) * len(single) // rounds], 1)
+        if a > 0 and b > 0:
+            per_round.append(a / b)
+    out = {'rounds': rounds}
+    for mode, t in totals.items():
+        n = max(1, t['sentences'])
+        out[mode] = {'sentences': t['sentences'], 'batch_size': t['batch_size'], 'seconds': t['seconds'],
+                     'sentences_per_second': t['sentences'] / t['seconds'], 'mean_output_tokens': t['steps'] / n,
+                     'eos_fraction': t['eos'] / n, 'round_sentences_per_second': t['round_sentences_per_second']}
+    if 'batched' in out and 'batch1' in out:
+        out['speedup'] = out['batched']['sentences_per_second'] / out['batch1']['sentences_per_second']
+        out['speedup_per_round'] = per_round
+    return out
 
 
 def stride_sample(items, n):
@@ -558,6 +591,8 @@ def main():
     p.add_argument('--decode', type=int, default=2000)
     p.add_argument('--decode-batch', type=int, default=128)
     p.add_argument('--decode1', type=int, default=500)
+    p.add_argument('--decode-rounds', type=int, default=8,
+                   help='rounds that interleave batched and one-at-a-time decoding')
     p.add_argument('--decode-train-seconds', type=float, default=0.0,
                    help='untimed training after the timed batches, before decoding')
     p.add_argument('--gemm-size', type=int, default=1024)
@@ -676,15 +711,9 @@ def main():
                 'extra_training_batches': extra}
     if a.decode > 0 or a.decode1 > 0:
         sample = stride_sample(source, max(a.decode, a.decode1))
-        if a.decode > 0:
-            decoding['batched'] = time_decoding(net, src_vocab, tgt_vocab, stride_sample(sample, a.decode),
-                                                a.num_steps, a.decode_batch)
-        if a.decode1 > 0:
-            decoding['batch1'] = time_decoding(net, src_vocab, tgt_vocab, stride_sample(sample, a.decode1),
-                                               a.num_steps, 1)
-        if 'batched' in decoding and 'batch1' in decoding:
-            decoding['speedup'] = (decoding['batched']['sentences_per_second'] /
-                                   decoding['batch1']['sentences_per_second'])
+        decoding.update(time_decoding_interleaved(net, src_vocab, tgt_vocab, stride_sample(sample, a.decode),
+                                                  stride_sample(sample, a.decode1), a.num_steps, a.decode_batch,
+                                                  a.decode_rounds))
     result['decoding'] = decoding
     result['peak_rss_after_train_bytes'] = rss_after_train
     result['peak_rss_bytes'] = peak_rss_bytes()
