@@ -13,6 +13,9 @@
 #        large = embed 256, hiddens 256, 2 layers, batch 128; Transformer 4 heads, FFN 1024
 # num_steps 10, min_freq 2, dropout 0.1, Adam at a constant lr 0.005 (large Transformer 0.001, see model_flags),
 # all pairs, no held-out split, d2l-like random batches.
+# Inside each run the GEMM ceiling (a 1024² sgemm) is probed right before every timed training step, and
+# batched and one-at-a-time decoding alternate in 8 rounds, so that the machine's changing speed lands on both
+# sides of each ratio (bench/train_bench.cpp, bench/reference/d2l_reference.py).
 # Writes bench/results/bench-<UTC date>.json (every run's JSON object plus the settings) and prints a markdown
 # table, followed by the memory check: peak resident memory of the large (full-data) runs against 2 GiB.
 #
