@@ -331,17 +331,18 @@ void projected_argmax(const float* features, const float* weight, const float* b
   const int64_t max_block = std::max<int64_t>(8, ((int64_t{1} << 17) / std::max<int64_t>(k, 1)) / 8 * 8);
   // Threads take contiguous runs of blocks, each with its own running maxima (a thread costs tens of µs to
   // start, so below 2^24 multiply-adds one thread does it all).
-  const int64_t threads_wanted = std::min<int64_t>({std::max(threads, 1), (vocab + 7) / 8,
-                                                    rows * k * vocab >= (int64_t{1} << 24) ? 64 : 1});
-  // As many blocks as max_block needs, rounded up to a multiple of the parts, and the vocabulary spread evenly
+  const int64_t threads_wanted =
+      std::min<int64_t>(std::max(threads, 1), rows * k * vocab >= (int64_t{1} << 24) ? 64 : 1);
+  // As many blocks as max_block needs, rounded up to a multiple of the threads, and the vocabulary spread evenly
   // over them (multiples of 8 words), so that every thread gets the same share: at k = 32 the 17,850 words in
   // blocks of 4,096 split 2 : 3 between two threads. The blocking changes no result (each dot product sums
-  // over k in order; ties go to the first word).
+  // over k in order; ties go to the first word). Rounding blocks up to 8 words can leave fewer blocks than
+  // threads (vocabularies of a few dozen words); one thread per block then.
   const int64_t wanted = (vocab + max_block - 1) / max_block;
   const int64_t even = (wanted + threads_wanted - 1) / threads_wanted * threads_wanted;
   const int64_t block = std::max<int64_t>(8, ((vocab + even - 1) / even + 7) / 8 * 8);
   const int64_t blocks = (vocab + block - 1) / block;
-  const int64_t parts = std::min(threads_wanted, blocks);  // fewer only for vocabularies of a few dozen words
+  const int64_t parts = std::min(threads_wanted, blocks);
   const std::size_t lanes = static_cast<std::size_t>(tiles * kRows);
   std::vector<float> best_value(lanes * static_cast<std::size_t>(parts), -std::numeric_limits<float>::infinity());
   std::vector<int32_t> best_index(lanes * static_cast<std::size_t>(parts), 0);

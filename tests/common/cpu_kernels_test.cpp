@@ -71,7 +71,7 @@ TEST_CASE("projected_argmax is the arg-max of the output layer's logits", "[comm
     nmt::common::kernels::projected_argmax(x.data(), w.data(), b.data(), 2, k, vocab, out.data(), 3);
     CHECK(out == std::vector<int64_t>{19000, 19000});
   }
-  SECTION("a vocabulary too small for one block per thread") {
+  SECTION("more threads than vocabulary blocks: one thread per block, the same arg-max") {
     // 700 x 1024 x 25 > 2^24 multiply-adds: threads start, but 25 words make 2 blocks of 16 for 3 threads.
     const int64_t k = 1024, vocab = 25, rows = 700;
     std::vector<float> x(static_cast<std::size_t>(rows * k)), w(static_cast<std::size_t>(vocab * k)),
