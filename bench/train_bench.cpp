@@ -159,7 +159,8 @@ double median(std::vector<double> v) {
 /// time_decoding_interleaved().
 struct DecodeTotals {
   int64_t batch_size = 1;
-  double sentences = 0, seconds = 0, steps = 0, eos = 0;
+  int64_t sentences = 0;
+  double seconds = 0, steps = 0, eos = 0;
   std::vector<double> round_rates;  // sentences/s of each round
 
   /// Decodes `sources[begin, end)` with batch_size sentences per search and adds them to the totals; returns
@@ -178,20 +179,23 @@ struct DecodeTotals {
       steps += static_cast<double>(t.output_tokens.size()) + (t.emitted_eos ? 1 : 0);
       eos += t.emitted_eos ? 1 : 0;
     }
-    sentences += static_cast<double>(out.size());
+    sentences += static_cast<int64_t>(out.size());
     seconds += dt;
     round_rates.push_back(static_cast<double>(out.size()) / dt);
     return round_rates.back();
   }
 
+  /// Sentences per second over all rounds.
+  double rate() const { return static_cast<double>(sentences) / seconds; }
+
   /// {"sentences", "batch_size", "seconds", "sentences_per_second", "mean_output_tokens" (decoder steps incl.
   /// <eos>), "eos_fraction", "round_sentences_per_second"}.
   json to_json() const {
-    const double n = std::max(1.0, sentences);
-    return {{"sentences", static_cast<int64_t>(sentences)},
+    const double n = static_cast<double>(std::max<int64_t>(1, sentences));
+    return {{"sentences", sentences},
             {"batch_size", batch_size},
             {"seconds", seconds},
-            {"sentences_per_second", sentences / seconds},
+            {"sentences_per_second", rate()},
             {"mean_output_tokens", steps / n},
             {"eos_fraction", eos / n},
             {"round_sentences_per_second", round_rates}};
@@ -212,12 +216,12 @@ json time_decoding_interleaved(const nmt::decoding::Translator& translator,
   many.batch_size = batch_size;
   const auto batches = static_cast<std::size_t>((static_cast<int64_t>(batched.size()) + batch_size - 1) / batch_size);
   const auto R = static_cast<std::size_t>(std::max<int64_t>(1, rounds));
-  auto batched_end = [&](std::size_t r) {
-    return std::min(batched.size(), (r * batches / R) * static_cast<std::size_t>(batch_size));
+  auto batched_end = [&](std::size_t r) {  // end of round r - 1's slice
+    return r == R ? batched.size() : std::min(batched.size(), (r * batches / R) * static_cast<std::size_t>(batch_size));
   };
   std::vector<double> per_round;  // batched rate / one-at-a-time rate, rounds where both ran
   for (std::size_t r = 0; r < R; ++r) {
-    const double a = many.run(translator, batched, batched_end(r), r + 1 == R ? batched.size() : batched_end(r + 1));
+    const double a = many.run(translator, batched, batched_end(r), batched_end(r + 1));
     const double b = one.run(translator, single, r * single.size() / R, (r + 1) * single.size() / R);
     if (a > 0 && b > 0) per_round.push_back(a / b);
   }
@@ -225,7 +229,7 @@ json time_decoding_interleaved(const nmt::decoding::Translator& translator,
   if (many.sentences > 0) out["batched"] = many.to_json();
   if (one.sentences > 0) out["batch1"] = one.to_json();
   if (many.sentences > 0 && one.sentences > 0) {
-    out["speedup"] = (many.sentences / many.seconds) / (one.sentences / one.seconds);
+    out["speedup"] = many.rate() / one.rate();
     out["speedup_per_round"] = per_round;
   }
   return out;
@@ -339,7 +343,7 @@ int main(int argc, char** argv) {
     };
     std::optional<GemmProbe> probe;
     if (gemm_size > 0) probe.emplace(gemm_size);
-    std::vector<double> probe_rates, step_fractions;  // per timed step: sgemm GFLOP/s right before, step rate / it
+    std::vector<double> probe_rates, step_percents;  // per timed step: sgemm GFLOP/s right before, step rate in % of it
     for (int64_t i = 0; i < warmup + batches; ++i) {
       const double probe_rate = probe && i >= warmup ? probe->sample(2) : 0.0;
       const auto t0 = Clock::now();
@@ -355,13 +359,13 @@ int main(int argc, char** argv) {
       const double flops =
           step_flops(mc, tgt_vocab.size(), b.size(), b.src.size(1), b.tgt.size(1), src_tokens, tgt_tokens);
       timed_flops += flops;
-      if (probe) probe_rates.push_back(probe_rate), step_fractions.push_back(flops / dt / 1e9 / probe_rate);
+      if (probe) probe_rates.push_back(probe_rate), step_percents.push_back(100.0 * flops / dt / 1e9 / probe_rate);
     }
     const int64_t rss_after_train = peak_rss_bytes();
     const double gemm = median(probe_rates);                      // interleaved ceiling, GFLOP/s
     const double gemm_after = probe ? probe->sample(10) : 0.0;   // one measurement after training (best of 10)
     const double gflops = timed_flops / timed_seconds / 1e9;
-    const double percent = 100.0 * median(step_fractions);
+    const double percent = median(step_percents);
 
     json result{{"impl", "nmt"},
                 {"model", mc.type},
@@ -397,11 +401,7 @@ int main(int argc, char** argv) {
                 {"gemm_probe_gflops", probe_rates},
                 {"gemm_ceiling_after_gflops", gemm_after},
                 {"percent_of_ceiling", percent},
-                {"percent_of_ceiling_per_step", [&] {
-                   std::vector<double> p;
-                   for (double f : step_fractions) p.push_back(100.0 * f);
-                   return p;
-                 }()},
+                {"percent_of_ceiling_per_step", step_percents},
                 {"percent_of_median_ceiling", gemm > 0 ? 100.0 * gflops / gemm : 0.0},
                 {"percent_of_ceiling_after", gemm_after > 0 ? 100.0 * gflops / gemm_after : 0.0},
                 {"ceiling_method", "sgemm of two gemm_size^2 matrices, best of 2, right before every timed step; "

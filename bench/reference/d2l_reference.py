@@ -483,7 +483,7 @@ def time_decoding_interleaved(net, src_vocab, tgt_vocab, batched, single, num_st
         t['round_sentences_per_second'].append(len(outputs) / dt)
         return len(outputs) / dt
 
-    def batched_end(r):
+    def batched_end(r):  # end of round r - 1's slice
         return len(batched) if r == rounds else min(len(batched), (r * batches // rounds) * batch_size)
 
     for r in range(rounds):
@@ -650,7 +650,7 @@ def main():
     timed_seconds = timed_tokens = timed_flops = 0.0
     min_step, loss_sum = 1e30, 0.0
     probe = GemmProbe(a.gemm_size) if a.gemm_size > 0 else None
-    probe_rates, step_fractions = [], []  # per timed step: sgemm GFLOP/s right before it, step rate / that
+    probe_rates, step_percents = [], []  # per timed step: sgemm GFLOP/s right before it, step rate in % of it
     for i in range(a.warmup + a.batches):
         probe_rate = probe.sample(2) if probe and i >= a.warmup else 0.0
         t = time.perf_counter()
@@ -667,12 +667,12 @@ def main():
         timed_flops += flops
         if probe:
             probe_rates.append(probe_rate)
-            step_fractions.append(flops / dt / 1e9 / probe_rate)
+            step_percents.append(100.0 * flops / dt / 1e9 / probe_rate)
     rss_after_train = peak_rss_bytes()
     gemm = median(probe_rates)
     gemm_after = probe.sample(10) if probe else 0.0
     gflops = timed_flops / timed_seconds / 1e9
-    percent = 100.0 * median(step_fractions)
+    percent = median(step_percents)
 
     result = {
         'impl': 'd2l_python', 'model': a.model, 'size': a.label, 'embed_size': a.embed, 'num_hiddens': a.hiddens,
@@ -688,7 +688,7 @@ def main():
                          'batches padded to num_steps, GRU encoder over padding, W_k per decoder step',
         'gemm_size': a.gemm_size, 'gemm_ceiling_gflops': gemm, 'gemm_probe_gflops': probe_rates,
         'gemm_ceiling_after_gflops': gemm_after, 'percent_of_ceiling': percent,
-        'percent_of_ceiling_per_step': [100.0 * f for f in step_fractions],
+        'percent_of_ceiling_per_step': step_percents,
         'percent_of_median_ceiling': 100.0 * gflops / gemm if gemm > 0 else 0.0,
         'percent_of_ceiling_after': 100.0 * gflops / gemm_after if gemm_after > 0 else 0.0,
         'ceiling_method': 'sgemm of two gemm_size^2 matrices, best of 2, right before every timed step; '
