@@ -58,4 +58,16 @@ struct EvalArgs {
 void setup_eval(CLI::App& app, EvalArgs& args);
 int run_eval(const EvalArgs& args);
 
+/// `nmt config (--describe [--markdown] | --check FILE | --defaults)`
+struct ConfigArgs {
+  bool describe = false;  ///< print every key with its type, default and meaning (common::describe_text)
+  bool markdown = false;  ///< with --describe: README's key table instead (common::describe_markdown)
+  std::string check;      ///< validate this config file
+  bool defaults = false;  ///< print the default config as JSON
+};
+void setup_config(CLI::App& app, ConfigArgs& args);
+/// Prints to stdout; returns 0. Throws std::invalid_argument when no action is given, and as
+/// common::load_config for --check (std::runtime_error: unreadable file; std::invalid_argument: bad config).
+int run_config(const ConfigArgs& args);
+
 }  // namespace nmt::cli

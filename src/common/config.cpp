@@ -1,10 +1,13 @@
 #include "common/config.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <limits>
 #include <sstream>
 #include <stdexcept>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -14,126 +17,358 @@ namespace {
 
 using nlohmann::json;
 
-std::string type_name(const json& value) { return value.type_name(); }
+// ---------------------------------------------------------------------------------------------------------
+// Rules: what values a key accepts. The JSON type comes from the member's C++ type (Member below); a Rule
+// adds a numeric range or a list of names.
+// ---------------------------------------------------------------------------------------------------------
 
-/// Reads the members of one JSON object into typed fields and remembers which keys it knew,
-/// so that `finish()` can reject unknown keys with a suggestion.
-class ObjectReader {
+/// A numeric range and/or a set of names a key's value must satisfy; the default Rule accepts any value of
+/// the member's type.
+struct Rule {
+  enum class Bound { kNone, kClosed, kOpen };
+  Bound lower = Bound::kNone;
+  double lo = 0;
+  Bound upper = Bound::kNone;
+  double hi = 0;
+  const std::string_view* names = nullptr;  ///< valid names (shown in messages and describe); null: any string
+  std::size_t num_names = 0;
+  /// Accepts a name; null: the name must be one of `names`. Used where a form stands for many names (cuda:N).
+  bool (*accepts)(const std::string&) = nullptr;
+};
+
+Rule at_least(double lo) { return Rule{Rule::Bound::kClosed, lo}; }
+Rule above(double lo) { return Rule{Rule::Bound::kOpen, lo}; }
+/// [lo, hi)
+Rule in_closed_open(double lo, double hi) { return Rule{Rule::Bound::kClosed, lo, Rule::Bound::kOpen, hi}; }
+template <std::size_t N>
+Rule one_of(const std::array<std::string_view, N>& names, bool (*accepts)(const std::string&) = nullptr) {
+  Rule r;
+  r.names = names.data();
+  r.num_names = N;
+  r.accepts = accepts;
+  return r;
+}
+
+bool is_device_name(const std::string& name) { return parse_device_name(name).has_value(); }
+
+/// A bound as a person writes it: 0 and 1, not 0.0 and 1.0 (bounds in the tables are whole numbers).
+std::string bound_text(double v) {
+  if (v == std::floor(v) && std::abs(v) < 1e15) return std::to_string(static_cast<long long>(v));
+  return json(v).dump();
+}
+
+/// The numeric part of a rule: ">= 1", "> 0", "in [0, 1)"; empty when there is none.
+std::string range_text(const Rule& r) {
+  using B = Rule::Bound;
+  if (r.lower != B::kNone && r.upper != B::kNone)
+    return "in " + std::string(r.lower == B::kClosed ? "[" : "(") + bound_text(r.lo) + ", " + bound_text(r.hi) +
+           (r.upper == B::kClosed ? "]" : ")");
+  if (r.lower != B::kNone) return (r.lower == B::kClosed ? ">= " : "> ") + bound_text(r.lo);
+  if (r.upper != B::kNone) return (r.upper == B::kClosed ? "<= " : "< ") + bound_text(r.hi);
+  return "";
+}
+
+/// True when `v` satisfies the rule's range; NaN satisfies no bound.
+bool in_range(const Rule& r, double v) {
+  using B = Rule::Bound;
+  if (r.lower == B::kClosed && !(v >= r.lo)) return false;
+  if (r.lower == B::kOpen && !(v > r.lo)) return false;
+  if (r.upper == B::kClosed && !(v <= r.hi)) return false;
+  if (r.upper == B::kOpen && !(v < r.hi)) return false;
+  return true;
+}
+
+std::vector<std::string> names_of(const Rule& r) { return {r.names, r.names + r.num_names}; }
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (std::size_t i = 0; i < names.size(); ++i) (out += i ? ", " : "") += names[i];
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Fields: one row per key. The member's C++ type fixes the JSON type: string, integer (int64), integer or
+// null (optional<int64>), non-negative integer (uint64), number (double), true/false (bool).
+// ---------------------------------------------------------------------------------------------------------
+
+template <typename S>
+using Member = std::variant<std::string S::*, int64_t S::*, std::optional<int64_t> S::*, uint64_t S::*,
+                            double S::*, bool S::*>;
+
+/// One key of section struct S: its JSON name, the member it fills, its rule and a one-line doc.
+/// The default is the member's value in a default-constructed S.
+template <typename S>
+struct Field {
+  const char* key;
+  Member<S> member;
+  Rule rule;
+  const char* doc;
+};
+
+const std::vector<Field<DataConfig>>& data_fields() {
+  using D = DataConfig;
+  static const std::vector<Field<D>> fields{
+      {"path", &D::path, {}, "`English<TAB>French` lines; relative to the working directory"},
+      {"num_examples", &D::num_examples, at_least(1), "first N usable sentence pairs; null = all of them"},
+      {"num_steps", &D::num_steps, at_least(1), "sequence length in tokens, `<eos>` included; longer is cut"},
+      {"min_freq", &D::min_freq, at_least(1), "tokens rarer than this become `<unk>`"},
+      {"valid_ratio", &D::valid_ratio, in_closed_open(0, 1), "share of English sentences held out for validation (grouped: none occurs in train)"},
+      {"test_ratio", &D::test_ratio, in_closed_open(0, 1), "share of English sentences held out for testing (grouped likewise)"},
+  };
+  return fields;
+}
+
+const std::vector<Field<ModelConfig>>& model_fields() {
+  using M = ModelConfig;
+  static const std::vector<Field<M>> fields{
+      {"type", &M::type, one_of(kModelTypes), "architecture (d2l §10.7, §11.4, §11.7)"},
+      {"embed_size", &M::embed_size, at_least(1), "GRU models: embedding width"},
+      {"num_hiddens", &M::num_hiddens, at_least(1), "GRU state width / Transformer width d_model"},
+      {"num_layers", &M::num_layers, at_least(1), "GRU layers / Transformer encoder blocks"},
+      {"num_decoder_layers", &M::num_decoder_layers, at_least(0), "Transformer decoder blocks; 0 = num_layers"},
+      {"dropout", &M::dropout, in_closed_open(0, 1), "dropout probability"},
+      {"num_heads", &M::num_heads, at_least(1), "Transformer attention heads; must divide num_hiddens"},
+      {"ffn_num_hiddens", &M::ffn_num_hiddens, at_least(1), "Transformer position-wise FFN width"},
+      {"pre_norm", &M::pre_norm, {}, "Transformer: LayerNorm before each sublayer, not after"},
+      {"tie_embeddings", &M::tie_embeddings, {}, "Transformer: output layer shares the target embedding"},
+  };
+  return fields;
+}
+
+const std::vector<Field<TrainConfig>>& train_fields() {
+  using T = TrainConfig;
+  static const std::vector<Field<T>> fields{
+      {"batch_size", &T::batch_size, at_least(1), "sentence pairs per update"},
+      {"num_epochs", &T::num_epochs, at_least(1), "passes over the training split"},
+      {"lr", &T::lr, above(0), "Adam learning rate (the peak for `inverse_sqrt`)"},
+      {"lr_schedule", &T::lr_schedule, one_of(kLrSchedules),
+       "`inverse_sqrt`: linear warm-up, then ∝ step^-0.5, peak `lr` (Vaswani et al. §5.3)"},
+      {"warmup_steps", &T::warmup_steps, at_least(1), "warm-up updates of `inverse_sqrt`"},
+      {"grad_clip", &T::grad_clip, at_least(0), "global gradient-norm bound θ (d2l grad_clipping); 0 = off"},
+      {"label_smoothing", &T::label_smoothing, in_closed_open(0, 1), "label smoothing ε of the masked cross-entropy (the training objective)"},
+      {"max_minutes", &T::max_minutes, at_least(0), "stop after this many minutes of training; 0 = no limit"},
+      {"bucket", &T::bucket, {}, "batch sentences of similar (target, source) length; padding columns are trimmed anyway"},
+      {"valid_bleu_sentences", &T::valid_bleu_sentences, at_least(0), "valid sentences decoded for BLEU; 0 = all"},
+      {"valid_every_steps", &T::valid_every_steps, at_least(0),
+       "validate, log, redraw the curves and consider `best/` every N updates (JoeyNMT's validation_freq, "
+       "Marian's --valid-freq); 0 = only at epoch ends, which always stay a trigger"},
+      {"seed", &T::seed, {}, "seeds the split, shuffles, initialisation and dropout"},
+      {"device", &T::device, one_of(kDeviceForms, is_device_name), "where to train; asking for CUDA where there is none is an error"},
+      {"num_threads", &T::num_threads, at_least(0), "LibTorch intra-op threads (OpenBLAS runs its own); 0 = LibTorch's default"},
+  };
+  return fields;
+}
+
+/// Calls f(section name, field table, pointer to the Config member) for data, model and train in order.
+template <typename F>
+void for_each_section(F&& f) {
+  f("data", data_fields(), &Config::data);
+  f("model", model_fields(), &Config::model);
+  f("train", train_fields(), &Config::train);
+}
+
+/// JSON type and range of a field, e.g. "int >= 1", "int >= 1 or null", "real in [0, 1)", "string"
+/// (the names of an enumerated key are listed separately: KeyDoc::choices).
+template <typename S>
+std::string rule_text(const Field<S>& f) {
+  const std::string range = range_text(f.rule);
+  const std::string type = std::visit(
+      [](auto member) -> std::string {
+        using V = std::remove_reference_t<decltype(std::declval<S&>().*member)>;
+        if constexpr (std::is_same_v<V, std::string>) return "string";
+        else if constexpr (std::is_same_v<V, bool>) return "bool";
+        else if constexpr (std::is_same_v<V, double>) return "real";
+        else if constexpr (std::is_same_v<V, uint64_t>) return "int >= 0";
+        else return "int";
+      },
+      f.member);
+  std::string text = type + (range.empty() ? "" : " " + range);
+  if (std::holds_alternative<std::optional<int64_t> S::*>(f.member)) text += " or null";
+  return text;
+}
+
+/// The member's value as to_json writes it.
+template <typename S>
+json value_json(const S& section, const Field<S>& f) {
+  return std::visit(
+      [&](auto member) -> json {
+        const auto& v = section.*member;
+        if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::optional<int64_t>>) return v ? json(*v) : json(nullptr);
+        else return json(v);
+      },
+      f.member);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Reading: JSON type checks per field, then unknown keys with the closest valid key.
+// ---------------------------------------------------------------------------------------------------------
+
+/// Messages of one JSON object being read (`prefix` = its section; empty for the top level).
+class ObjectErrors {
  public:
-  ObjectReader(const json& object, std::string prefix, std::string source)
-      : object_(object), prefix_(std::move(prefix)), source_(std::move(source)) {
-    if (!object_.is_object()) fail(prefix_.empty() ? "the config" : "\"" + prefix_ + "\"",
-                                   "must be a JSON object, got " + type_name(object_));
-  }
+  ObjectErrors(std::string prefix, std::string source) : prefix_(std::move(prefix)), source_(std::move(source)) {}
 
-  void read(const char* key, std::string& out) {
-    if (const json* v = find(key)) {
-      if (!v->is_string()) wrong_type(key, "a string", *v);
-      out = v->get<std::string>();
-    }
-  }
-  void read(const char* key, int64_t& out) {
-    if (const json* v = find(key)) {
-      if (!v->is_number_integer()) wrong_type(key, "an integer", *v);
-      check_int64(key, *v);
-      out = v->get<int64_t>();
-    }
-  }
-  void read(const char* key, uint64_t& out) {
-    if (const json* v = find(key)) {
-      if (!v->is_number_integer() || (v->is_number_integer() && !v->is_number_unsigned() && v->get<int64_t>() < 0))
-        wrong_type(key, "a non-negative integer", *v);
-      out = v->get<uint64_t>();
-    }
-  }
-  void read(const char* key, double& out) {
-    if (const json* v = find(key)) {
-      if (!v->is_number()) wrong_type(key, "a number", *v);
-      out = v->get<double>();
-    }
-  }
-  void read(const char* key, bool& out) {
-    if (const json* v = find(key)) {
-      if (!v->is_boolean()) wrong_type(key, "true or false", *v);
-      out = v->get<bool>();
-    }
-  }
-  void read(const char* key, std::optional<int64_t>& out) {
-    if (const json* v = find(key)) {
-      if (v->is_null()) {
-        out.reset();
-      } else {
-        if (!v->is_number_integer()) wrong_type(key, "an integer or null", *v);
-        check_int64(key, *v);
-        out = v->get<int64_t>();
-      }
-    }
-  }
-  /// Marks a key that holds a nested object read by another reader.
-  const json* child(const char* key) { return find(key); }
+  std::string qualified(const std::string& key) const { return prefix_.empty() ? key : prefix_ + "." + key; }
 
-  /// Throws for the first key that no read() asked for.
-  void finish() const {
-    for (const auto& item : object_.items()) {
-      if (std::find(known_.begin(), known_.end(), item.key()) != known_.end()) continue;
+  [[noreturn]] void not_an_object(const json& v) const {
+    fail((prefix_.empty() ? "the config" : "\"" + prefix_ + "\"") + " must be a JSON object, got " + v.type_name());
+  }
+  [[noreturn]] void wrong_type(const std::string& key, const std::string& expected, const json& v) const {
+    fail("key \"" + qualified(key) + "\" must be " + expected + ", got " + v.type_name() + " " + v.dump());
+  }
+  /// Throws for the first key of `object` that is not in `known`, naming the closest known key when it is
+  /// near enough (edit distance <= max(3, length / 2)), else listing the valid keys.
+  void reject_unknown(const json& object, const std::vector<std::string>& known) const {
+    for (const auto& item : object.items()) {
+      if (std::find(known.begin(), known.end(), item.key()) != known.end()) continue;
       std::string best;
       std::size_t best_distance = SIZE_MAX;
-      for (const auto& k : known_) {
+      for (const auto& k : known) {
         const std::size_t d = edit_distance(item.key(), k);
         if (d < best_distance) best_distance = d, best = k;
       }
       std::string msg = "unknown key \"" + qualified(item.key()) + "\"";
-      if (!best.empty() && best_distance <= std::max<std::size_t>(3, item.key().size() / 2))
+      if (!best.empty() && best_distance <= std::max<std::size_t>(3, item.key().size() / 2)) {
         msg += "; did you mean \"" + qualified(best) + "\"?";
-      else {
+      } else {
         msg += "; valid keys here:";
-        for (const auto& k : known_) msg += " " + k;
+        for (const auto& k : known) msg += " " + k;
       }
-      throw std::invalid_argument(source_ + ": " + msg);
+      fail(msg);
     }
   }
 
  private:
-  const json* find(const char* key) {
-    known_.emplace_back(key);
-    auto it = object_.find(key);
-    return it == object_.end() ? nullptr : &*it;
-  }
-  std::string qualified(const std::string& key) const { return prefix_.empty() ? key : prefix_ + "." + key; }
-  /// nlohmann stores integers above INT64_MAX as unsigned; get<int64_t>() would wrap them to negative
-  /// values, and the range error would then quote a number the file does not contain.
-  void check_int64(const char* key, const json& v) const {
-    if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-      wrong_type(key, "an integer <= 9223372036854775807", v);
-  }
-  [[noreturn]] void wrong_type(const char* key, const char* expected, const json& v) const {
-    fail("key \"" + qualified(key) + "\"", "must be " + std::string(expected) + ", got " + type_name(v) + " " + v.dump());
-  }
-  [[noreturn]] void fail(const std::string& what, const std::string& why) const {
-    throw std::invalid_argument(source_ + ": " + what + " " + why);
-  }
+  [[noreturn]] void fail(const std::string& msg) const { throw std::invalid_argument(source_ + ": " + msg); }
 
-  const json& object_;
   std::string prefix_;
   std::string source_;
-  std::vector<std::string> known_;
 };
+
+/// nlohmann stores integers above INT64_MAX as unsigned; get<int64_t>() would wrap them to negative values,
+/// and the range error would then quote a number the file does not contain.
+bool fits_int64(const json& v) {
+  return !v.is_number_unsigned() || v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+}
+
+/// Reads one JSON value into the field's member, checking only the JSON type (validate() checks rules).
+template <typename S>
+void read_field(const Field<S>& f, const json& v, S& out, const ObjectErrors& errors) {
+  std::visit(
+      [&](auto member) {
+        auto& dst = out.*member;
+        using V = std::decay_t<decltype(dst)>;
+        if constexpr (std::is_same_v<V, std::string>) {
+          if (!v.is_string()) errors.wrong_type(f.key, "a string", v);
+          dst = v.get<std::string>();
+        } else if constexpr (std::is_same_v<V, int64_t>) {
+          if (!v.is_number_integer()) errors.wrong_type(f.key, "an integer", v);
+          if (!fits_int64(v)) errors.wrong_type(f.key, "an integer <= 9223372036854775807", v);
+          dst = v.get<int64_t>();
+        } else if constexpr (std::is_same_v<V, std::optional<int64_t>>) {
+          if (v.is_null()) {
+            dst.reset();
+          } else {
+            if (!v.is_number_integer()) errors.wrong_type(f.key, "an integer or null", v);
+            if (!fits_int64(v)) errors.wrong_type(f.key, "an integer <= 9223372036854775807", v);
+            dst = v.get<int64_t>();
+          }
+        } else if constexpr (std::is_same_v<V, uint64_t>) {
+          if (!v.is_number_integer() || (!v.is_number_unsigned() && v.get<int64_t>() < 0))
+            errors.wrong_type(f.key, "a non-negative integer", v);
+          dst = v.get<uint64_t>();
+        } else if constexpr (std::is_same_v<V, double>) {
+          if (!v.is_number()) errors.wrong_type(f.key, "a number", v);
+          dst = v.get<double>();
+        } else {
+          static_assert(std::is_same_v<V, bool>);
+          if (!v.is_boolean()) errors.wrong_type(f.key, "true or false", v);
+          dst = v.get<bool>();
+        }
+      },
+      f.member);
+}
+
+/// Reads the keys of one section object on top of `out`; throws for wrong types and unknown keys.
+template <typename S>
+void read_section(const json& object, const std::string& section, const std::vector<Field<S>>& fields, S& out,
+                  const std::string& source) {
+  const ObjectErrors errors(section, source);
+  if (!object.is_object()) errors.not_an_object(object);
+  std::vector<std::string> known;
+  for (const auto& f : fields) {
+    known.emplace_back(f.key);
+    const auto it = object.find(f.key);
+    if (it != object.end()) read_field(f, *it, out, errors);
+  }
+  errors.reject_unknown(object, known);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Validation of values against their rules.
+// ---------------------------------------------------------------------------------------------------------
 
 [[noreturn]] void out_of_range(const std::string& key, const std::string& value, const std::string& rule) {
   throw std::invalid_argument("config key \"" + key + "\" = " + value + " is out of range: " + rule);
 }
 
-template <typename T>
-std::string str(T v) {
-  std::ostringstream os;
-  os << v;
-  return os.str();
-}
 /// Shortest text that reads back as `v` (nlohmann's dump), so range errors quote the value as written:
 /// ostream's 6 significant digits turned 1710000105 into "1.71e+09" and 1.23456789 into "1.23457".
-std::string str(double v) { return json(v).dump(); }
+/// Infinities and NaN (which JSON cannot hold) read "inf", "-inf", "nan".
+std::string real_text(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  return json(v).dump();
+}
+
+/// Throws std::invalid_argument naming `key` ("section.field") when the member breaks the field's rule.
+template <typename S>
+void check_field(const S& section, const Field<S>& f, const std::string& key) {
+  const Rule& r = f.rule;
+  std::visit(
+      [&](auto member) {
+        const auto& v = section.*member;
+        using V = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<V, std::string>) {
+          if (!r.num_names) return;
+          const bool ok = r.accepts ? r.accepts(v) : std::find(r.names, r.names + r.num_names, v) != r.names + r.num_names;
+          if (!ok)
+            throw std::invalid_argument("config key \"" + key + "\" = " + json(v).dump() + " is unknown; valid: " +
+                                        joined(names_of(r)));
+        } else if constexpr (std::is_same_v<V, double>) {
+          if (!std::isfinite(v)) out_of_range(key, real_text(v), "must be a finite number");
+          if (!in_range(r, v)) out_of_range(key, real_text(v), "must be " + range_text(r));
+        } else if constexpr (std::is_same_v<V, std::optional<int64_t>>) {
+          if (v && !in_range(r, static_cast<double>(*v)))
+            out_of_range(key, std::to_string(*v), "must be " + range_text(r) + " or null");
+        } else if constexpr (std::is_same_v<V, int64_t> || std::is_same_v<V, uint64_t>) {
+          if (!in_range(r, static_cast<double>(v))) out_of_range(key, std::to_string(v), "must be " + range_text(r));
+        }
+      },
+      f.member);
+}
+
+template <typename S>
+void check_section(const S& section, const std::string& name, const std::vector<Field<S>>& fields) {
+  for (const auto& f : fields) check_field(section, f, name + "." + f.key);
+}
 
 }  // namespace
+
+std::optional<DeviceName> parse_device_name(const std::string& name) {
+  if (name == kDeviceAuto) return DeviceName{DeviceName::Kind::kAuto, 0};
+  if (name == kDeviceCpu) return DeviceName{DeviceName::Kind::kCpu, 0};
+  if (name == kDeviceCuda) return DeviceName{DeviceName::Kind::kCuda, 0};
+  if (name.rfind(kDeviceCudaPrefix, 0) != 0 || name.size() == kDeviceCudaPrefix.size()) return std::nullopt;
+  int64_t index = 0;
+  for (std::size_t i = kDeviceCudaPrefix.size(); i < name.size(); ++i) {
+    const char c = name[i];
+    if (c < '0' || c > '9') return std::nullopt;
+    if (index > (std::numeric_limits<int64_t>::max() - (c - '0')) / 10) return std::nullopt;
+    index = index * 10 + (c - '0');
+  }
+  return DeviceName{DeviceName::Kind::kCuda, index};
+}
 
 std::size_t edit_distance(const std::string& a, const std::string& b) {
   std::vector<std::size_t> row(b.size() + 1);
@@ -151,84 +386,25 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
 }
 
 nlohmann::json Config::to_json() const {
-  json j;
-  j["data"] = {{"path", data.path},
-               {"num_examples", data.num_examples ? json(*data.num_examples) : json(nullptr)},
-               {"num_steps", data.num_steps},
-               {"min_freq", data.min_freq},
-               {"valid_ratio", data.valid_ratio},
-               {"test_ratio", data.test_ratio}};
-  j["model"] = {{"type", model.type},
-                {"embed_size", model.embed_size},
-                {"num_hiddens", model.num_hiddens},
-                {"num_layers", model.num_layers},
-                {"num_decoder_layers", model.num_decoder_layers},
-                {"dropout", model.dropout},
-                {"num_heads", model.num_heads},
-                {"ffn_num_hiddens", model.ffn_num_hiddens},
-                {"pre_norm", model.pre_norm},
-                {"tie_embeddings", model.tie_embeddings}};
-  j["train"] = {{"batch_size", train.batch_size},
-                {"num_epochs", train.num_epochs},
-                {"lr", train.lr},
-                {"lr_schedule", train.lr_schedule},
-                {"warmup_steps", train.warmup_steps},
-                {"grad_clip", train.grad_clip},
-                {"label_smoothing", train.label_smoothing},
-                {"max_minutes", train.max_minutes},
-                {"bucket", train.bucket},
-                {"valid_bleu_sentences", train.valid_bleu_sentences},
-                {"seed", train.seed},
-                {"device", train.device},
-                {"num_threads", train.num_threads}};
+  json j = json::object();
+  for_each_section([&](const char* name, const auto& fields, auto section_member) {
+    json& out = j[name] = json::object();
+    for (const auto& f : fields) out[f.key] = value_json(this->*section_member, f);
+  });
   return j;
 }
 
 Config Config::from_json(const nlohmann::json& j, const std::string& source) {
   Config c;
-  ObjectReader top(j, "", source);
-  if (const json* d = top.child("data")) {
-    ObjectReader r(*d, "data", source);
-    r.read("path", c.data.path);
-    r.read("num_examples", c.data.num_examples);
-    r.read("num_steps", c.data.num_steps);
-    r.read("min_freq", c.data.min_freq);
-    r.read("valid_ratio", c.data.valid_ratio);
-    r.read("test_ratio", c.data.test_ratio);
-    r.finish();
-  }
-  if (const json* m = top.child("model")) {
-    ObjectReader r(*m, "model", source);
-    r.read("type", c.model.type);
-    r.read("embed_size", c.model.embed_size);
-    r.read("num_hiddens", c.model.num_hiddens);
-    r.read("num_layers", c.model.num_layers);
-    r.read("num_decoder_layers", c.model.num_decoder_layers);
-    r.read("dropout", c.model.dropout);
-    r.read("num_heads", c.model.num_heads);
-    r.read("ffn_num_hiddens", c.model.ffn_num_hiddens);
-    r.read("pre_norm", c.model.pre_norm);
-    r.read("tie_embeddings", c.model.tie_embeddings);
-    r.finish();
-  }
-  if (const json* t = top.child("train")) {
-    ObjectReader r(*t, "train", source);
-    r.read("batch_size", c.train.batch_size);
-    r.read("num_epochs", c.train.num_epochs);
-    r.read("lr", c.train.lr);
-    r.read("lr_schedule", c.train.lr_schedule);
-    r.read("warmup_steps", c.train.warmup_steps);
-    r.read("grad_clip", c.train.grad_clip);
-    r.read("label_smoothing", c.train.label_smoothing);
-    r.read("max_minutes", c.train.max_minutes);
-    r.read("bucket", c.train.bucket);
-    r.read("valid_bleu_sentences", c.train.valid_bleu_sentences);
-    r.read("seed", c.train.seed);
-    r.read("device", c.train.device);
-    r.read("num_threads", c.train.num_threads);
-    r.finish();
-  }
-  top.finish();
+  const ObjectErrors top("", source);
+  if (!j.is_object()) top.not_an_object(j);
+  std::vector<std::string> sections;
+  for_each_section([&](const char* name, const auto& fields, auto section_member) {
+    sections.emplace_back(name);
+    const auto it = j.find(name);
+    if (it != j.end()) read_section(*it, name, fields, c.*section_member, source);
+  });
+  top.reject_unknown(j, sections);
   try {
     c.validate();
   } catch (const std::invalid_argument& e) {
@@ -238,52 +414,16 @@ Config Config::from_json(const nlohmann::json& j, const std::string& source) {
 }
 
 void Config::validate() const {
-  if (data.num_examples && *data.num_examples < 1)
-    out_of_range("data.num_examples", str(*data.num_examples), "must be >= 1 or null (all lines)");
-  if (data.num_steps < 1) out_of_range("data.num_steps", str(data.num_steps), "must be >= 1");
-  if (data.min_freq < 1) out_of_range("data.min_freq", str(data.min_freq), "must be >= 1");
-  if (data.valid_ratio < 0 || data.valid_ratio >= 1)
-    out_of_range("data.valid_ratio", str(data.valid_ratio), "must be in [0, 1)");
-  if (data.test_ratio < 0 || data.test_ratio >= 1)
-    out_of_range("data.test_ratio", str(data.test_ratio), "must be in [0, 1)");
+  check_section(data, "data", data_fields());
   if (data.valid_ratio + data.test_ratio >= 1)
-    out_of_range("data.valid_ratio + data.test_ratio", str(data.valid_ratio + data.test_ratio), "must be < 1");
+    out_of_range("data.valid_ratio + data.test_ratio", real_text(data.valid_ratio + data.test_ratio), "must be < 1");
 
-  if (model.type != "seq2seq" && model.type != "seq2seq_attention" && model.type != "transformer")
-    throw std::invalid_argument("config key \"model.type\" = \"" + model.type +
-                                "\" is unknown; valid types: seq2seq, seq2seq_attention, transformer");
-  if (model.embed_size < 1) out_of_range("model.embed_size", str(model.embed_size), "must be >= 1");
-  if (model.num_hiddens < 1) out_of_range("model.num_hiddens", str(model.num_hiddens), "must be >= 1");
-  if (model.num_layers < 1) out_of_range("model.num_layers", str(model.num_layers), "must be >= 1");
-  if (model.num_decoder_layers < 0)
-    out_of_range("model.num_decoder_layers", str(model.num_decoder_layers), "must be >= 0 (0 = num_layers)");
-  if (model.dropout < 0 || model.dropout >= 1) out_of_range("model.dropout", str(model.dropout), "must be in [0, 1)");
-  if (model.num_heads < 1) out_of_range("model.num_heads", str(model.num_heads), "must be >= 1");
-  if (model.ffn_num_hiddens < 1) out_of_range("model.ffn_num_hiddens", str(model.ffn_num_hiddens), "must be >= 1");
-  if (model.type == "transformer" && model.num_hiddens % model.num_heads != 0)
-    throw std::invalid_argument("config key \"model.num_heads\" = " + str(model.num_heads) +
-                                " does not divide \"model.num_hiddens\" = " + str(model.num_hiddens));
+  check_section(model, "model", model_fields());
+  if (model.type == kModelTransformer && model.num_hiddens % model.num_heads != 0)
+    throw std::invalid_argument("config key \"model.num_heads\" = " + std::to_string(model.num_heads) +
+                                " does not divide \"model.num_hiddens\" = " + std::to_string(model.num_hiddens));
 
-  if (train.batch_size < 1) out_of_range("train.batch_size", str(train.batch_size), "must be >= 1");
-  if (train.num_epochs < 1) out_of_range("train.num_epochs", str(train.num_epochs), "must be >= 1");
-  if (!(train.lr > 0)) out_of_range("train.lr", str(train.lr), "must be > 0");
-  if (train.lr_schedule != "constant" && train.lr_schedule != "inverse_sqrt")
-    throw std::invalid_argument("config key \"train.lr_schedule\" = \"" + train.lr_schedule +
-                                "\" is unknown; valid: constant, inverse_sqrt");
-  if (train.warmup_steps < 1) out_of_range("train.warmup_steps", str(train.warmup_steps), "must be >= 1");
-  if (train.grad_clip < 0) out_of_range("train.grad_clip", str(train.grad_clip), "must be >= 0 (0 = off)");
-  if (train.label_smoothing < 0 || train.label_smoothing >= 1)
-    out_of_range("train.label_smoothing", str(train.label_smoothing), "must be in [0, 1)");
-  if (train.max_minutes < 0) out_of_range("train.max_minutes", str(train.max_minutes), "must be >= 0 (0 = no limit)");
-  if (train.valid_bleu_sentences < 0)
-    out_of_range("train.valid_bleu_sentences", str(train.valid_bleu_sentences), "must be >= 0 (0 = all)");
-  if (train.num_threads < 0) out_of_range("train.num_threads", str(train.num_threads), "must be >= 0");
-  const std::string& d = train.device;
-  const bool cuda_n = d.rfind("cuda:", 0) == 0 && d.size() > 5 &&
-                      std::all_of(d.begin() + 5, d.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
-  if (d != "auto" && d != "cpu" && d != "cuda" && !cuda_n)
-    throw std::invalid_argument("config key \"train.device\" = \"" + d +
-                                "\" is unknown; valid: auto, cpu, cuda, cuda:N");
+  check_section(train, "train", train_fields());
 }
 
 Config load_config(const std::string& path) {
@@ -309,6 +449,63 @@ Config load_config(const std::string& path) {
                                 ": malformed JSON: " + (pos == std::string::npos ? what : what.substr(pos)));
   }
   return Config::from_json(j, path);
+}
+
+std::vector<KeyDoc> describe_keys() {
+  std::vector<KeyDoc> keys;
+  const Config defaults;
+  for_each_section([&](const char* name, const auto& fields, auto section_member) {
+    for (const auto& f : fields)
+      keys.push_back(KeyDoc{name, std::string(name) + "." + f.key, rule_text(f),
+                            value_json(defaults.*section_member, f).dump(), f.doc, names_of(f.rule)});
+  });
+  return keys;
+}
+
+std::string describe_text() {
+  static const char* const kSectionDocs[][2] = {
+      {"data", "the parallel corpus and how it is cut into sequences (d2l §10.5)"},
+      {"model", "model type and sizes; a model type ignores the keys it does not use"},
+      {"train", "optimisation and runtime (d2l §10.7, Vaswani et al. 2017 §5.3)"}};
+  const std::vector<KeyDoc> keys = describe_keys();
+  std::size_t key_width = 0, rule_width = 0, default_width = 0;
+  for (const auto& k : keys) {
+    key_width = std::max(key_width, k.key.size());
+    rule_width = std::max(rule_width, k.rule.size());
+    default_width = std::max(default_width, k.default_value.size());
+  }
+  const auto pad = [](const std::string& s, std::size_t width) { return s + std::string(width - s.size() + 2, ' '); };
+  std::string out = "Config keys (JSON: {\"data\": {...}, \"model\": {...}, \"train\": {...}}); every key is optional.\n";
+  out += "key, type and rule, default, meaning\n";
+  std::string section;
+  for (const auto& k : keys) {
+    if (k.section != section) {
+      section = k.section;
+      for (const auto& s : kSectionDocs)
+        if (section == s[0]) out += "\n" + section + ": " + s[1] + "\n";
+    }
+    // Only docs hold non-ASCII text, so byte widths align the first three columns.
+    out += "  " + pad(k.key, key_width) + pad(k.rule, rule_width) + pad(k.default_value, default_width) + k.doc;
+    if (!k.choices.empty()) out += "; one of: " + joined(k.choices);
+    out += "\n";
+  }
+  return out;
+}
+
+std::string describe_markdown() {
+  std::string out = "| key | default | meaning |\n|---|---|---|\n";
+  for (const auto& k : describe_keys()) {
+    std::string meaning = k.doc;
+    if (!k.choices.empty()) {
+      meaning += "; one of";
+      for (std::size_t i = 0; i < k.choices.size(); ++i) meaning += (i ? ", `" : " `") + k.choices[i] + "`";
+    }
+    // Strings as `value`, numbers/booleans/null as written.
+    std::string value = k.default_value;
+    if (!value.empty() && value.front() == '"') value = "`" + value.substr(1, value.size() - 2) + "`";
+    out += "| `" + k.key + "` | " + value + " | " + meaning + " |\n";
+  }
+  return out;
 }
 
 }  // namespace nmt::common

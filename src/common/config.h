@@ -1,13 +1,69 @@
 #pragma once
 // Typed configuration of a run: data, model and training settings, read from JSON with strict checking.
+// Every key is described once, in a field table per section (config.cpp): key, member, rule, default and
+// doc. The reader (Config::from_json), the writer (Config::to_json), the range checks of validate() and
+// describe_keys() (`nmt config --describe`) all walk those tables.
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
 namespace nmt::common {
+
+// --- Names of the enumerated settings, defined once. The config rules, models::make_model,
+// --- train::learning_rate and common::resolve_device all use these.
+
+/// `model.type`: GRU encoder-decoder (d2l.ai §10.7).
+inline constexpr std::string_view kModelSeq2Seq = "seq2seq";
+/// `model.type`: GRU encoder-decoder with Bahdanau (additive) attention (d2l.ai §11.4).
+inline constexpr std::string_view kModelSeq2SeqAttention = "seq2seq_attention";
+/// `model.type`: Transformer encoder-decoder (d2l.ai §11.7, Vaswani et al. 2017).
+inline constexpr std::string_view kModelTransformer = "transformer";
+/// Every valid `model.type`, in the order messages and `nmt config --describe` list them.
+inline constexpr std::array<std::string_view, 3> kModelTypes{kModelSeq2Seq, kModelSeq2SeqAttention,
+                                                             kModelTransformer};
+
+/// `train.lr_schedule`: the rate is `train.lr` at every step.
+inline constexpr std::string_view kLrConstant = "constant";
+/// `train.lr_schedule`: linear warm-up, then decay ∝ step^-0.5 (Vaswani et al. 2017 §5.3).
+inline constexpr std::string_view kLrInverseSqrt = "inverse_sqrt";
+/// Every valid `train.lr_schedule`.
+inline constexpr std::array<std::string_view, 2> kLrSchedules{kLrConstant, kLrInverseSqrt};
+
+/// Device name: CUDA device 0 when LibTorch sees one, else the CPU.
+inline constexpr std::string_view kDeviceAuto = "auto";
+/// Device name: the CPU.
+inline constexpr std::string_view kDeviceCpu = "cpu";
+/// Device name: CUDA device 0; `cuda:N` (kDeviceCudaPrefix + decimal N) names device N.
+inline constexpr std::string_view kDeviceCuda = "cuda";
+/// Prefix of the `cuda:N` device form.
+inline constexpr std::string_view kDeviceCudaPrefix = "cuda:";
+/// The device forms as messages and `nmt config --describe` list them.
+inline constexpr std::array<std::string_view, 4> kDeviceForms{kDeviceAuto, kDeviceCpu, kDeviceCuda, "cuda:N"};
+
+/// Joins names with ", " for messages: {"a", "b"} -> "a, b".
+template <std::size_t N>
+std::string join_names(const std::array<std::string_view, N>& names) {
+  std::string out;
+  for (std::size_t i = 0; i < N; ++i) (out += i ? ", " : "") += names[i];
+  return out;
+}
+
+/// A device name taken apart (`train.device`, `--device`).
+struct DeviceName {
+  enum class Kind { kAuto, kCpu, kCuda };
+  Kind kind = Kind::kAuto;
+  int64_t index = 0;  ///< CUDA device index: N of `cuda:N`, 0 for `cuda`; 0 for the other kinds
+};
+
+/// Parses "auto", "cpu", "cuda" or "cuda:N" (N: decimal digits, at most INT64_MAX). Returns std::nullopt
+/// for anything else. Does not ask whether the device exists (common::resolve_device does).
+std::optional<DeviceName> parse_device_name(const std::string& name);
 
 /// Where the parallel corpus comes from and how it is cut into sequences (d2l.ai §10.5).
 struct DataConfig {
@@ -21,7 +77,7 @@ struct DataConfig {
 
 /// Model type and sizes. Fields that a model type does not use are ignored by it.
 struct ModelConfig {
-  std::string type = "seq2seq";    ///< "seq2seq" | "seq2seq_attention" | "transformer"
+  std::string type = std::string(kModelSeq2Seq);  ///< one of kModelTypes
   int64_t embed_size = 32;         ///< GRU models: embedding width
   int64_t num_hiddens = 32;        ///< GRU state width / Transformer model width d_model
   int64_t num_layers = 2;          ///< GRU layers / Transformer encoder blocks
@@ -38,15 +94,16 @@ struct TrainConfig {
   int64_t batch_size = 64;               ///< sentence pairs per step
   int64_t num_epochs = 300;              ///< passes over the training split
   double lr = 0.005;                     ///< Adam learning rate (peak rate for "inverse_sqrt")
-  std::string lr_schedule = "constant";  ///< "constant" | "inverse_sqrt" (warm-up, then step^-0.5)
+  std::string lr_schedule = std::string(kLrConstant);  ///< one of kLrSchedules
   int64_t warmup_steps = 4000;           ///< steps of linear warm-up for "inverse_sqrt"
   double grad_clip = 1.0;                ///< global gradient-norm bound θ (d2l grad_clipping); 0 = off
   double label_smoothing = 0.0;          ///< label smoothing ε of the masked cross-entropy, in [0, 1)
   double max_minutes = 0.0;              ///< stop after this much training wall time (minutes); 0 = no limit
   bool bucket = false;                   ///< group sentences of similar length into batches and trim padding
   int64_t valid_bleu_sentences = 2000;   ///< valid sentences decoded for the per-epoch BLEU; 0 = all
+  int64_t valid_every_steps = 0;           ///< validate every N updates as well as at epoch ends; 0 = epoch ends only
   uint64_t seed = 42;                    ///< seeds the split, the shuffles, initialisation and dropout
-  std::string device = "auto";           ///< "auto" | "cpu" | "cuda" | "cuda:N"
+  std::string device = std::string(kDeviceAuto);  ///< "auto" | "cpu" | "cuda" | "cuda:N" (parse_device_name)
   int64_t num_threads = 1;               ///< LibTorch intra-op threads (OpenBLAS runs its own); 0 = LibTorch's default
 };
 
@@ -56,13 +113,17 @@ struct Config {
   ModelConfig model;
   TrainConfig train;
 
-  /// All fields, defaults filled in (what a run directory's config.json holds).
+  /// All fields, defaults filled in (what a run directory's config.json holds): {"data": {...},
+  /// "model": {...}, "train": {...}} with one member per key of describe_keys().
   nlohmann::json to_json() const;
-  /// Reads `json` on top of the defaults. `source` (a file name) is used in messages.
+  /// Reads `json` on top of the defaults. `source` (a file name) starts every message.
   /// Throws std::invalid_argument naming the key for an unknown key (with the closest valid one),
   /// a wrong type, or a value out of range (validate() is called).
   static Config from_json(const nlohmann::json& json, const std::string& source);
-  /// Checks ranges and cross-field rules. Throws std::invalid_argument naming key and value.
+  /// Checks every key's rule (range, choices; reals must be finite) and the cross-field rules
+  /// (valid_ratio + test_ratio < 1; num_heads divides num_hiddens for the Transformer).
+  /// Throws std::invalid_argument `config key "section.key" = VALUE is out of range: must be ...`
+  /// (or `... is unknown; valid: ...` for a name).
   void validate() const;
 };
 
@@ -72,5 +133,26 @@ Config load_config(const std::string& path);
 
 /// Levenshtein distance in bytes; used to suggest the closest valid key.
 std::size_t edit_distance(const std::string& a, const std::string& b);
+
+/// One config key as `nmt config --describe` shows it, taken from the field tables.
+struct KeyDoc {
+  std::string section;        ///< "data", "model" or "train"
+  std::string key;            ///< "section.field", e.g. "train.lr"
+  std::string rule;           ///< JSON type and range, e.g. "int >= 1", "int >= 1 or null", "real in [0, 1)", "string"
+  std::string default_value;  ///< the default as JSON text (what to_json writes), e.g. "0.005", "\"seq2seq\""
+  std::string doc;            ///< one line: meaning and units
+  std::vector<std::string> choices;  ///< the valid names of an enumerated key (e.g. kModelTypes); else empty
+};
+
+/// Every key, section by section (data, model, train), each in its table's order.
+std::vector<KeyDoc> describe_keys();
+
+/// `nmt config --describe`: every key with its type and rule, default and meaning, grouped by section.
+/// Plain text, one line per key plus a heading per section; ends with a newline.
+std::string describe_text();
+
+/// `nmt config --describe --markdown`: README's key table, `| key | default | meaning |`, one row per key;
+/// ends with a newline.
+std::string describe_markdown();
 
 }  // namespace nmt::common

@@ -1,5 +1,5 @@
 #pragma once
-// Device selection and thread settings.
+// Device selection and thread settings. The device names are common::kDeviceForms (common/config.h).
 
 #include <string>
 
@@ -7,9 +7,9 @@
 
 namespace nmt::common {
 
-/// Resolves a config device string: "auto" (CUDA when available, else CPU), "cpu", "cuda", "cuda:N".
-/// Throws std::invalid_argument naming the value when it is malformed, when CUDA is asked for and
-/// LibTorch sees no CUDA device, or when N is not below the number of devices.
+/// Resolves a device name (common::parse_device_name): "auto" (CUDA device 0 when available, else CPU), "cpu",
+/// "cuda" (device 0), "cuda:N". Throws std::invalid_argument naming the value when it is none of these forms,
+/// when CUDA is asked for and LibTorch sees no CUDA device, or when N is not below the number of devices.
 c10::Device resolve_device(const std::string& name);
 
 /// Sets LibTorch's intra-op thread count (0 leaves LibTorch's default) and returns the count in use.

@@ -10,7 +10,7 @@
 namespace nmt::models {
 
 Seq2SeqModel make_model(const common::ModelConfig& c, int64_t src_vocab_size, int64_t tgt_vocab_size) {
-  if (c.type == "seq2seq" || c.type == "seq2seq_attention") {
+  if (c.type == common::kModelSeq2Seq || c.type == common::kModelSeq2SeqAttention) {
     GruSeq2SeqOptions o;
     o.src_vocab_size = src_vocab_size;
     o.tgt_vocab_size = tgt_vocab_size;
@@ -18,10 +18,10 @@ Seq2SeqModel make_model(const common::ModelConfig& c, int64_t src_vocab_size, in
     o.num_hiddens = c.num_hiddens;
     o.num_layers = c.num_layers;
     o.dropout = c.dropout;
-    o.attention = c.type == "seq2seq_attention";
+    o.attention = c.type == common::kModelSeq2SeqAttention;
     return std::make_shared<GruSeq2SeqImpl>(o);
   }
-  if (c.type == "transformer") {
+  if (c.type == common::kModelTransformer) {
     TransformerOptions o;
     o.src_vocab_size = src_vocab_size;
     o.tgt_vocab_size = tgt_vocab_size;
@@ -35,7 +35,7 @@ Seq2SeqModel make_model(const common::ModelConfig& c, int64_t src_vocab_size, in
     o.tie_embeddings = c.tie_embeddings;
     return std::make_shared<TransformerImpl>(o);
   }
-  throw std::invalid_argument("model type \"" + c.type + "\" is unknown; valid: seq2seq, seq2seq_attention, transformer");
+  throw std::invalid_argument("model type \"" + c.type + "\" is unknown; valid: " + common::join_names(common::kModelTypes));
 }
 
 int64_t count_parameters(const Seq2SeqModelImpl& model) {

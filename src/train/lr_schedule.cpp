@@ -4,16 +4,18 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "common/config.h"
+
 namespace nmt::train {
 
 double learning_rate(const std::string& schedule, double lr, int64_t warmup, int64_t step) {
-  if (schedule == "constant") return lr;
-  if (schedule == "inverse_sqrt") {
+  if (schedule == common::kLrConstant) return lr;
+  if (schedule == common::kLrInverseSqrt) {
     const double s = static_cast<double>(std::max<int64_t>(step, 1));
     const double w = static_cast<double>(std::max<int64_t>(warmup, 1));
     return lr * std::sqrt(w) * std::min(1.0 / std::sqrt(s), s * std::pow(w, -1.5));
   }
-  throw std::invalid_argument("unknown lr_schedule \"" + schedule + "\"; valid: constant, inverse_sqrt");
+  throw std::invalid_argument("unknown lr_schedule \"" + schedule + "\"; valid: " + common::join_names(common::kLrSchedules));
 }
 
 }  // namespace nmt::train
