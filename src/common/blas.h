@@ -42,9 +42,9 @@ std::string openblas_core_name();
 /// use is not OpenBLAS. Never throws.
 int openblas_num_threads();
 
-/// Threads for nmt's own CPU loops (common::kernels: greedy search's projection, the loss rows, dropout masks,
-/// the Adam update): as many as OpenBLAS runs, whose workers are idle between GEMMs, or LibTorch's intra-op
-/// thread count when the BLAS is not OpenBLAS; at least 1. Looked up once per process. Never throws.
+/// Threads for nmt's own CPU loops (kernels/kernels.h, called by src/ops: greedy search's projection, the loss
+/// rows, dropout masks, the Adam update; kernels/parallel.h's pool runs them): as many as OpenBLAS runs, whose
+/// workers are idle between GEMMs, or LibTorch's intra-op thread count when the BLAS is not OpenBLAS; at least 1. Looked up once per process. Never throws.
 int kernel_threads();
 
 /// Pure decision: which `OPENBLAS_CORETYPE` to force, or nullopt to leave OpenBLAS's choice.
@@ -65,7 +65,7 @@ std::optional<std::string> choose_openblas_core(const CpuFeatures& cpu,
 /// Pure decision: which `OPENBLAS_THREAD_TIMEOUT` to set, or nullopt to leave OpenBLAS's default.
 ///
 /// After each threaded call, OpenBLAS's idle workers spin for 2^28 cycles (~0.1 s) by default before they
-/// sleep; nmt's own threads (greedy search's fused projection + arg-max, common/cpu_kernels.h) then share the
+/// sleep; nmt's own threads (greedy search's fused projection + arg-max, kernels/parallel.h) then share the
 /// cores with them. "4" (2^4 cycles: sleep at once) made batched greedy decoding of the 256-hidden GRUs
 /// 1.4-1.6x faster here and left training steps unchanged within noise (`nmt_step_profile`, back to back).
 /// - `user_value` (the environment variable when set) always wins -> nullopt.

@@ -4,35 +4,9 @@
 
 #include <torch/torch.h>
 
-#include "common/blas.h"
-#include "common/cpu_kernels.h"
+#include "ops/projection.h"
 
 namespace nmt::decoding {
-
-namespace {
-
-/// The greedy choice for each row of `features` `[rows, 1, num_hiddens]`: argmax over the vocabulary of
-/// features · Wᵀ + b (the model's output layer) -> `[rows, 1]` int64, the first maximum on ties.
-///
-/// On CPU float32 the projection and the arg-max run as one kernel (common::kernels::projected_argmax) that never
-/// writes the `[rows, tgt_vocab]` logits, on as many threads as OpenBLAS uses. Other devices and dtypes project
-/// and call argmax.
-torch::Tensor greedy_choice(models::Seq2SeqModelImpl& model, const torch::Tensor& features) {
-  const auto [weight, bias] = model.output_layer();
-  if (!features.device().is_cpu() || features.scalar_type() != torch::kFloat || weight.scalar_type() != torch::kFloat ||
-      bias.scalar_type() != torch::kFloat)
-    return model.project(features).argmax(-1);
-  const int64_t hiddens = features.size(-1), rows = features.numel() / hiddens;
-  const auto x = features.reshape({rows, hiddens}).contiguous();
-  const auto w = weight.contiguous(), b = bias.contiguous();
-  auto out = torch::empty({rows, 1}, torch::kLong);
-  // As many threads as the BLAS uses for the GEMM this replaces.
-  common::kernels::projected_argmax(x.data_ptr<float>(), w.data_ptr<float>(), b.data_ptr<float>(), rows, hiddens,
-                                    w.size(0), out.data_ptr<int64_t>(), common::kernel_threads());
-  return out;
-}
-
-}  // namespace
 
 SearchResult greedy_search(models::Seq2SeqModelImpl& model, const torch::Tensor& src,
                            const torch::Tensor& src_valid_lens, int64_t bos, int64_t eos, int64_t max_len,
@@ -55,7 +29,8 @@ SearchResult greedy_search(models::Seq2SeqModelImpl& model, const torch::Tensor&
   std::vector<bool> finished(static_cast<std::size_t>(batch), false);
   auto input = torch::full({batch, 1}, bos, src.options().dtype(torch::kLong));
   for (int64_t t = 0; t < max_len; ++t) {
-    auto next = greedy_choice(model, model.decode_features(input, state));  // [rows, 1]
+    const auto [weight, bias] = model.output_layer();
+    auto next = ops::projected_argmax(model.decode_features(input, state), weight, bias);  // [rows, 1]
     const auto next_host = next.squeeze(1).to(torch::kCPU);
     const auto ids = next_host.accessor<int64_t, 1>();
     std::vector<int64_t> keep;

@@ -46,8 +46,10 @@ class GruSeq2SeqImpl : public Seq2SeqModelImpl {
   EncoderOutput encode(const torch::Tensor& src, const torch::Tensor& valid_lens,
                        AttentionRecord* record = nullptr) override;
   DecoderState init_state(const EncoderOutput& encoded) override;
-  /// `tgt` `[batch, steps]` -> logits `[batch, steps, tgt_vocab]`; records Bahdanau weights `[batch, 1, 1, src_steps]`
-  /// per step under "encoder_decoder" when `state.record` is set.
+  /// `tgt` `[batch, steps]` -> decoder features `[batch, steps, num_hiddens]`: the top GRU layer's output at every
+  /// step (not logits: output_layer() / project() turn them into `[batch, steps, tgt_vocab]`). Updates
+  /// `state.hidden`; records Bahdanau weights `[batch, 1, 1, src_steps]` per step under "encoder_decoder" when
+  /// `state.record` is set.
   torch::Tensor decode_features(const torch::Tensor& tgt, DecoderState& state) override;
   std::pair<torch::Tensor, torch::Tensor> output_layer() override;
 

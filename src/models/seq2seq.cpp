@@ -23,19 +23,9 @@ void DecoderState::select(const torch::Tensor& index) {
     for (auto& t : *list) pick(t, 0);
 }
 
-torch::Tensor vocab_projection(const torch::Tensor& features, const torch::Tensor& weight, const torch::Tensor& bias) {
-  TORCH_CHECK(features.dim() >= 1 && weight.dim() == 2 && features.size(-1) == weight.size(1) && bias.dim() == 1 &&
-                  bias.size(0) == weight.size(0),
-              "vocab_projection: features ", features.sizes(), ", weight ", weight.sizes(), " and bias ", bias.sizes(),
-              " do not match");
-  auto sizes = features.sizes().vec();
-  sizes.back() = weight.size(0);
-  return torch::mm(features.reshape({-1, features.size(-1)}), weight.t()).add_(bias).view(sizes);
-}
-
 torch::Tensor Seq2SeqModelImpl::project(const torch::Tensor& features) {
   const auto [weight, bias] = output_layer();
-  return vocab_projection(features, weight, bias);
+  return ops::vocab_projection(features, weight, bias);
 }
 
 torch::Tensor Seq2SeqModelImpl::step(const torch::Tensor& tgt, DecoderState& state) {

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "models/attention.h"
+#include "ops/attention_ops.h"
 
 namespace nmt::models {
 namespace {
@@ -106,10 +107,11 @@ torch::Tensor MultiHeadAttentionImpl::attend_heads(const torch::Tensor& projecte
   auto q = q4.reshape({batch * num_heads_, num_queries, head_dim});
   auto k = projected_keys.reshape({batch * num_heads_, num_keys, head_dim});
   auto v = projected_values.reshape({batch * num_heads_, num_keys, head_dim});
-  auto scores = batched_matmul_nt(q, k);  // [B*h, Q, K], scaled by 1/√d inside the masked softmax
-  auto attention = masked_softmax(scores, valid_lens, 1.0 / std::sqrt(static_cast<double>(head_dim)), num_heads_);
+  auto scores = ops::batched_matmul_nt(q, k);  // [B*h, Q, K], scaled by 1/√d inside the masked softmax
+  auto attention =
+      ops::masked_softmax(scores, valid_lens, 1.0 / std::sqrt(static_cast<double>(head_dim)), num_heads_);
   if (weights_out) *weights_out = attention.reshape({batch, num_heads_, num_queries, num_keys});
-  auto out = batched_matmul(dropout_->forward(attention), v);  // [B*h, Q, d]
+  auto out = ops::batched_matmul(dropout_->forward(attention), v);  // [B*h, Q, d]
   return W_o->forward(merge_heads(out));
 }
 

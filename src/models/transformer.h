@@ -65,8 +65,6 @@ class MultiHeadAttentionImpl : public torch::nn::Module {
                              const torch::Tensor& projected_values, const torch::Tensor& valid_lens = {},
                              torch::Tensor* weights_out = nullptr);
 
-  int64_t num_heads() const { return num_heads_; }
-
  private:
   /// `[batch, n, num_hiddens]` -> contiguous `[batch, num_heads, n, num_hiddens / num_heads]` (d2l `transpose_qkv`,
   /// which goes on to merge the first two dims; here that is a free view).
@@ -225,18 +223,19 @@ class TransformerImpl : public Seq2SeqModelImpl {
   /// undefined final_state. Records "encoder_self" `[batch, heads, src_steps, src_steps]` per layer.
   EncoderOutput encode(const torch::Tensor& src, const torch::Tensor& valid_lens,
                        AttentionRecord* record = nullptr) override;
-  /// Precomputes each decoder layer's projected encoder keys/values (cross_keys/cross_values) and sets empty
-  /// self-attention caches `[batch, 0, H]`, steps_done 0.
+  /// Precomputes each decoder layer's projected encoder keys/values (cross_keys/cross_values, each
+  /// `[batch, num_heads, src_steps, H / num_heads]`) and sets empty self-attention caches
+  /// `[batch, num_heads, 0, H / num_heads]`, steps_done 0.
   DecoderState init_state(const EncoderOutput& encoded) override;
-  /// `tgt` `[batch, steps]` (positions steps_done ..) -> logits `[batch, steps, tgt_vocab]`. Appends the new
-  /// projected keys/values to the caches; position t attends to keys 0..t. Records "decoder_self"
+  /// `tgt` `[batch, steps]` (positions steps_done ..) -> decoder features `[batch, steps, H]`: the last decoder
+  /// block's output (after the final LayerNorm with pre_norm), not logits (output_layer() / project() make those).
+  /// Appends the new projected keys/values to the caches (`[batch, num_heads, steps_done + steps, H / num_heads]`
+  /// afterwards); position t attends to keys 0..t. Records "decoder_self"
   /// `[batch, heads, steps, steps_done + steps]` and "encoder_decoder" `[batch, heads, steps, src_steps]` per layer
   /// when state.record is set. Throws std::invalid_argument for a state not built by init_state() of this model
   /// or when the target passes max_len positions.
   torch::Tensor decode_features(const torch::Tensor& tgt, DecoderState& state) override;
   std::pair<torch::Tensor, torch::Tensor> output_layer() override;
-
-  const TransformerOptions& options() const { return options_; }
 
  private:
   TransformerOptions options_;
@@ -249,6 +248,5 @@ class TransformerImpl : public Seq2SeqModelImpl {
   torch::nn::LayerNorm encoder_norm{nullptr}, decoder_norm{nullptr};
   OutputLayer dense{nullptr};
 };
-TORCH_MODULE(Transformer);
 
 }  // namespace nmt::models

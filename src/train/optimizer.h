@@ -8,9 +8,10 @@
 namespace nmt::train {
 
 /// torch::optim::Adam (Kingma & Ba 2015; LibTorch's defaults and options) whose step() runs one fused loop
-/// per parameter (common::kernels::adam_update) instead of LibTorch's eight tensor passes. The state is
+/// per parameter (ops::adam_update, kernels::adam_update) instead of LibTorch's eight tensor passes. The state is
 /// LibTorch's own AdamParamState (step, exp_avg, exp_avg_sq), so optimizer.pt files load in either class.
-/// Parameters that are not dense, contiguous float32 CPU tensors, and the amsgrad variant, go through
+/// Unless ops::use_fused_adam (ops/adam.h: fused loops enabled, i.e. not NMT_FUSED=0; dense, contiguous float32
+/// CPU parameters and gradients; no amsgrad), clipping and step() are torch::nn::utils::clip_grad_norm_ and
 /// torch::optim::Adam::step. Results agree with torch::optim::Adam to float rounding (about 1e-7 relative),
 /// not bit for bit; for a given build and OpenBLAS thread count they are deterministic. Clipping's sum of
 /// squares and the update split all elements between as many threads as OpenBLAS uses, at least 2^19 each.
@@ -32,8 +33,8 @@ class FusedAdam : public torch::optim::Adam {
   torch::Tensor step(LossClosure closure = nullptr) override;
 
  private:
-  /// Whether every parameter with a gradient is a dense, contiguous float32 CPU tensor and no group uses
-  /// amsgrad: then clipping and the update run in common::kernels; otherwise in LibTorch.
+  /// ops::use_fused_adam over every group's parameters (amsgrad if any group uses it): then clipping and the
+  /// update run on the fused loops (ops/adam.h); otherwise in LibTorch.
   bool fused_path() const;
 
   double grad_scale_ = 1.0;

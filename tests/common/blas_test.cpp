@@ -3,6 +3,9 @@
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
 #include <optional>
 #include <string>
 
@@ -95,17 +98,26 @@ TEST_CASE("cpu_features_string lists present features", "[common][blas]") {
   CHECK(nmt::common::cpu_features_string(cpu(false, false, false)) == "none");
 }
 
-TEST_CASE("detect_cpu_features is consistent", "[common][blas]") {
-  const CpuFeatures f = nmt::common::detect_cpu_features();
-  // Every CPU with AVX-512F also has AVX2 and FMA.
-  if (f.avx512f) {
-    CHECK(f.avx2);
-    CHECK(f.fma);
+TEST_CASE("detect_cpu_features agrees with the kernel's /proc/cpuinfo flags", "[common][blas]") {
+  // /proc/cpuinfo is the Linux kernel's reading of cpuid (and of what the OS enables), independent of libgcc's
+  // __builtin_cpu_supports that detect_cpu_features uses.
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  std::set<std::string> flags;
+  while (flags.empty() && std::getline(in, line)) {
+    if (line.rfind("flags", 0) != 0) continue;
+    std::istringstream words(line.substr(line.find(':') + 1));
+    for (std::string w; words >> w;) flags.insert(w);
   }
-  const auto again = nmt::common::detect_cpu_features();
-  CHECK(again.avx512f == f.avx512f);
-  CHECK(again.avx2 == f.avx2);
-  CHECK(again.fma == f.fma);
+  if (flags.empty()) return;  // not Linux, or no x86 flags line: nothing independent to compare with
+  const CpuFeatures f = nmt::common::detect_cpu_features();
+  CHECK(f.avx512f == (flags.count("avx512f") == 1));
+  CHECK(f.avx2 == (flags.count("avx2") == 1));
+  CHECK(f.fma == (flags.count("fma") == 1));
+  std::string expected;
+  for (const char* name : {"avx512f", "avx2", "fma"})
+    if (flags.count(name)) expected += (expected.empty() ? "" : " ") + std::string(name);
+  CHECK(nmt::common::cpu_features_string(f) == (expected.empty() ? "none" : expected));
 }
 
 TEST_CASE("blas_info reports OpenBLAS and how its core was chosen", "[common][blas]") {

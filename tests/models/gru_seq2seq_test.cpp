@@ -8,6 +8,8 @@
 #include "support/tiny_model.h"
 
 using namespace nmt::models;
+using nmt::ops::masked_softmax;
+using nmt::ops::sequence_mask;
 using Catch::Matchers::WithinAbs;
 
 TEST_CASE("masked softmax gives masked positions exactly zero weight", "[attention]") {

@@ -1,11 +1,15 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
+#include <string>
 
 #include <torch/torch.h>
 
 #include "common/config.h"
 #include "models/model_factory.h"
+#include "ops/loss_ops.h"
 #include "train/loss.h"
 #include "train/lr_schedule.h"
 #include "support/tiny_model.h"
@@ -58,7 +62,7 @@ TEST_CASE("fused softmax cross-entropy matches torch's cross_entropy in double p
   auto reference_logits = logits.detach().to(torch::kDouble).requires_grad_();
   const auto reference = F::cross_entropy(reference_logits, labels,
                                           F::CrossEntropyFuncOptions().reduction(torch::kNone).label_smoothing(eps));
-  const auto fused = nmt::train::softmax_cross_entropy(logits, labels, eps);
+  const auto fused = nmt::ops::softmax_cross_entropy(logits, labels, eps);
   REQUIRE(fused.sizes() == torch::IntArrayRef({5}));
   for (int64_t r = 0; r < 5; ++r)
     CHECK_THAT(fused[r].item<double>(), WithinAbs(reference[r].item<double>(), 2e-5 * (1 + std::abs(reference[r].item<double>()))));
@@ -72,24 +76,24 @@ TEST_CASE("fused softmax cross-entropy matches torch's cross_entropy in double p
 TEST_CASE("fused softmax cross-entropy edge cases", "[loss]") {
   SECTION("very negative logits count as e^-87 and stay finite") {
     auto logits = torch::tensor({{0.0f, -1000.0f, -50.0f}});
-    const auto l = nmt::train::softmax_cross_entropy(logits, torch::tensor({2}, torch::kLong));
+    const auto l = nmt::ops::softmax_cross_entropy(logits, torch::tensor({2}, torch::kLong));
     CHECK_THAT(l.item<double>(), WithinAbs(50.0, 1e-4));
   }
   SECTION("a NaN or infinite logit makes the loss NaN") {
     auto nan_logits = torch::tensor({{0.0f, std::nanf(""), 1.0f}});
-    CHECK(std::isnan(nmt::train::softmax_cross_entropy(nan_logits, torch::tensor({0}, torch::kLong)).item<double>()));
+    CHECK(std::isnan(nmt::ops::softmax_cross_entropy(nan_logits, torch::tensor({0}, torch::kLong)).item<double>()));
     auto inf_logits = torch::tensor({{0.0f, INFINITY, 1.0f}});
-    CHECK(std::isnan(nmt::train::softmax_cross_entropy(inf_logits, torch::tensor({0}, torch::kLong)).item<double>()));
+    CHECK(std::isnan(nmt::ops::softmax_cross_entropy(inf_logits, torch::tensor({0}, torch::kLong)).item<double>()));
   }
   SECTION("labels outside the vocabulary are rejected") {
-    CHECK_THROWS_WITH(nmt::train::softmax_cross_entropy(torch::zeros({2, 3}), torch::tensor({0, 3}, torch::kLong)),
+    CHECK_THROWS_WITH(nmt::ops::softmax_cross_entropy(torch::zeros({2, 3}), torch::tensor({0, 3}, torch::kLong)),
                       Catch::Contains("label 3 at row 1 is outside [0, 3)"));
   }
   SECTION("double logits take torch's path and agree") {
     auto logits = torch::randn({4, 9}, torch::kDouble);
     auto labels = torch::tensor({0, 8, 3, 3}, torch::kLong);
-    auto a = nmt::train::softmax_cross_entropy(logits, labels, 0.1);
-    auto b = nmt::train::softmax_cross_entropy(logits.to(torch::kFloat), labels, 0.1);
+    auto a = nmt::ops::softmax_cross_entropy(logits, labels, 0.1);
+    auto b = nmt::ops::softmax_cross_entropy(logits.to(torch::kFloat), labels, 0.1);
     CHECK((a - b.to(torch::kDouble)).abs().max().item<double>() < 1e-5);
   }
 }
@@ -105,7 +109,7 @@ TEST_CASE("projected cross-entropy matches the output layer + cross_entropy in d
   auto bias = torch::randn({vocab}).requires_grad_();
   const auto labels = torch::randint(0, vocab, {rows}, torch::kLong);
   const auto g = torch::rand({rows}) + 0.5;  // a different incoming gradient per row
-  const auto loss = nmt::train::projected_cross_entropy(features, weight, bias, labels, eps);
+  const auto loss = nmt::ops::projected_cross_entropy(features, weight, bias, labels, eps);
   (loss * g).sum().backward();
   auto fd = features.detach().to(torch::kDouble).requires_grad_();
   auto wd = weight.detach().to(torch::kDouble).requires_grad_();
@@ -118,7 +122,7 @@ TEST_CASE("projected cross-entropy matches the output layer + cross_entropy in d
   CHECK(torch::allclose(weight.grad().to(torch::kDouble), wd.grad(), 1e-4, 1e-5));
   CHECK(torch::allclose(bias.grad().to(torch::kDouble), bd.grad(), 1e-4, 1e-5));
   SECTION("no rows: zero loss and zero gradients") {
-    const auto none = nmt::train::projected_cross_entropy(features.narrow(0, 0, 0), weight, bias,
+    const auto none = nmt::ops::projected_cross_entropy(features.narrow(0, 0, 0), weight, bias,
                                                           labels.narrow(0, 0, 0), eps);
     CHECK(none.size(0) == 0);
     weight.mutable_grad().zero_();
@@ -126,9 +130,9 @@ TEST_CASE("projected cross-entropy matches the output layer + cross_entropy in d
     CHECK(weight.grad().abs().sum().item<double>() == 0.0);
   }
   SECTION("bad shapes and labels throw") {
-    CHECK_THROWS(nmt::train::projected_cross_entropy(features, weight.narrow(1, 0, 4), bias, labels));
-    CHECK_THROWS(nmt::train::projected_cross_entropy(features, weight, bias, labels.narrow(0, 0, 3)));
-    CHECK_THROWS_WITH(nmt::train::projected_cross_entropy(features, weight, bias, torch::full({rows}, vocab, torch::kLong)),
+    CHECK_THROWS(nmt::ops::projected_cross_entropy(features, weight.narrow(1, 0, 4), bias, labels));
+    CHECK_THROWS(nmt::ops::projected_cross_entropy(features, weight, bias, labels.narrow(0, 0, 3)));
+    CHECK_THROWS_WITH(nmt::ops::projected_cross_entropy(features, weight, bias, torch::full({rows}, vocab, torch::kLong)),
                       Catch::Contains("outside [0, " + std::to_string(vocab) + ")"));
   }
 }
@@ -156,5 +160,61 @@ TEST_CASE("loss from decoder features projects only valid positions and equals t
       INFO(p.key());
       REQUIRE(p.value().grad().defined());
     }
+  }
+}
+
+TEST_CASE("loss and gradients from decoder features equal an independent LibTorch reference that masks afterwards",
+          "[loss]") {
+  // The reference is d2l's MaskedSoftmaxCELoss written out in LibTorch ops: the output layer on every position,
+  // log_softmax, the label-smoothed negative log-likelihood per position, multiplied by the mask and averaged over
+  // the valid tokens; the output layer, softmax and loss in double. Gradients are compared for every parameter.
+  const std::string type = GENERATE(as<std::string>{}, "seq2seq", "seq2seq_attention", "transformer");
+  const double eps = GENERATE(0.0, 0.1);
+  INFO(type << ", label smoothing " << eps);
+  auto c = nmt::test::tiny_model_config(type);
+  c.dropout = 0.0;
+  torch::manual_seed(9);
+  const int64_t src_vocab = 11, tgt_vocab = 13;
+  auto model = nmt::models::make_model(c, src_vocab, tgt_vocab);
+  const auto src = torch::randint(1, src_vocab, {3, 5}, torch::kLong);
+  const auto tgt = torch::randint(1, tgt_vocab, {3, 4}, torch::kLong);
+  const auto src_lens = torch::tensor({5, 2, 1}, torch::kLong), tgt_lens = torch::tensor({4, 1, 3}, torch::kLong);
+
+  auto gradients = [&] {
+    std::map<std::string, torch::Tensor> out;
+    for (const auto& p : model->named_parameters())
+      out[p.key()] = p.value().grad().defined() ? p.value().grad().to(torch::kDouble).clone()
+                                                : torch::zeros_like(p.value(), torch::kDouble);
+    model->zero_grad();
+    return out;
+  };
+
+  model->zero_grad();
+  const auto ours = nmt::train::masked_cross_entropy(*model, model->forward_features(src, src_lens, tgt), tgt,
+                                                     tgt_lens, eps);
+  ours.mean().backward();
+  const double our_loss = ours.mean().item<double>();
+  const auto our_grads = gradients();
+
+  const auto features = model->forward_features(src, src_lens, tgt).to(torch::kDouble);  // [3, 4, 16]
+  const auto [weight, bias] = model->output_layer();
+  const auto logits = torch::matmul(features, weight.to(torch::kDouble).t()) + bias.to(torch::kDouble);  // [3, 4, V]
+  const auto log_probs = torch::log_softmax(logits, -1);
+  const auto nll = -log_probs.gather(-1, tgt.unsqueeze(-1)).squeeze(-1);       // [3, 4]
+  const auto smoothed = (1.0 - eps) * nll - eps * log_probs.mean(-1);          // [3, 4]
+  const auto mask = (torch::arange(4).unsqueeze(0) < tgt_lens.unsqueeze(1)).to(torch::kDouble);  // [3, 4]
+  const auto reference = (smoothed * mask).sum() / mask.sum();
+  reference.backward();
+  const auto ref_grads = gradients();
+
+  CHECK(ours.num_tokens.item<double>() == 8.0);
+  CHECK_THAT(our_loss, WithinRel(reference.item<double>(), 1e-5));
+  REQUIRE(our_grads.size() == ref_grads.size());
+  for (const auto& [name, ref] : ref_grads) {
+    INFO(name);
+    const auto& got = our_grads.at(name);
+    const double scale = std::max(1e-3, ref.abs().max().item<double>());
+    CHECK((got - ref).abs().max().item<double>() < 1e-5 * scale);
+    CHECK(ref.abs().max().item<double>() > 0.0);  // every parameter gets a gradient from the loss
   }
 }

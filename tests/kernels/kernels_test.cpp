@@ -5,7 +5,8 @@
 #include <random>
 #include <vector>
 
-#include "common/cpu_kernels.h"
+#include "kernels/cpu_isa.h"
+#include "kernels/kernels.h"
 
 namespace {
 
@@ -25,7 +26,10 @@ int64_t reference_argmax(const std::vector<float>& x, const std::vector<float>& 
 
 }  // namespace
 
-TEST_CASE("projected_argmax is the arg-max of the output layer's logits", "[common]") {
+TEST_CASE("projected_argmax is the arg-max of the output layer's logits", "[kernels]") {
+  const auto isa = GENERATE(Catch::Generators::from_range(nmt::kernels::supported_isas()));
+  nmt::kernels::ScopedIsa force(isa);
+  INFO("isa " << nmt::kernels::isa_name(isa));
   std::mt19937 gen(7);
   std::normal_distribution<float> normal;
   auto fill = [&](std::vector<float>& v) {
@@ -40,7 +44,7 @@ TEST_CASE("projected_argmax is the arg-max of the output layer's logits", "[comm
         b(static_cast<std::size_t>(vocab));
     fill(x), fill(w), fill(b);
     std::vector<int64_t> out(static_cast<std::size_t>(rows), -1);
-    nmt::common::kernels::projected_argmax(x.data(), w.data(), b.data(), rows, k, vocab, out.data(), threads);
+    nmt::kernels::projected_argmax(x.data(), w.data(), b.data(), rows, k, vocab, out.data(), threads);
     for (int64_t r = 0; r < rows; ++r) {
       INFO("k " << k << ", vocab " << vocab << ", row " << r << ", threads " << threads);
       CHECK(out[static_cast<std::size_t>(r)] == reference_argmax(x, w, b, r, k, vocab));
@@ -52,11 +56,11 @@ TEST_CASE("projected_argmax is the arg-max of the output layer's logits", "[comm
     fill(x);
     b[9] = b[17] = b[33] = 5.0f;  // every logit is the bias: three equal maxima
     std::vector<int64_t> out(2, -1);
-    nmt::common::kernels::projected_argmax(x.data(), w.data(), b.data(), 2, k, vocab, out.data());
+    nmt::kernels::projected_argmax(x.data(), w.data(), b.data(), 2, k, vocab, out.data());
     CHECK(out == std::vector<int64_t>{9, 9});
     w[9 * k + 2] = std::nanf("");                                  // word 9's logit is NaN in every row
     for (int64_t c = 0; c < k; ++c) x[1 * k + c] = std::nanf("");  // row 1: every logit NaN
-    nmt::common::kernels::projected_argmax(x.data(), w.data(), b.data(), 2, k, vocab, out.data());
+    nmt::kernels::projected_argmax(x.data(), w.data(), b.data(), 2, k, vocab, out.data());
     CHECK(out == std::vector<int64_t>{17, 0});
   }
   SECTION("threads split the vocabulary and keep the first maximum across their parts") {
@@ -65,10 +69,10 @@ TEST_CASE("projected_argmax is the arg-max of the output layer's logits", "[comm
     fill(x);
     b[100] = b[19000] = 5.0f;  // equal maxima in the first and the last third
     std::vector<int64_t> out(2, -1);
-    nmt::common::kernels::projected_argmax(x.data(), w.data(), b.data(), 2, k, vocab, out.data(), 3);
+    nmt::kernels::projected_argmax(x.data(), w.data(), b.data(), 2, k, vocab, out.data(), 3);
     CHECK(out == std::vector<int64_t>{100, 100});
     b[19000] = 5.5f;
-    nmt::common::kernels::projected_argmax(x.data(), w.data(), b.data(), 2, k, vocab, out.data(), 3);
+    nmt::kernels::projected_argmax(x.data(), w.data(), b.data(), 2, k, vocab, out.data(), 3);
     CHECK(out == std::vector<int64_t>{19000, 19000});
   }
   SECTION("more threads than vocabulary blocks: one thread per block, the same arg-max") {
@@ -78,7 +82,7 @@ TEST_CASE("projected_argmax is the arg-max of the output layer's logits", "[comm
         b(static_cast<std::size_t>(vocab));
     fill(x), fill(w), fill(b);
     std::vector<int64_t> out(static_cast<std::size_t>(rows), -1);
-    nmt::common::kernels::projected_argmax(x.data(), w.data(), b.data(), rows, k, vocab, out.data(), 3);
+    nmt::kernels::projected_argmax(x.data(), w.data(), b.data(), rows, k, vocab, out.data(), 3);
     int64_t wrong = 0;
     for (int64_t r = 0; r < rows; ++r) wrong += out[static_cast<std::size_t>(r)] != reference_argmax(x, w, b, r, k, vocab);
     CHECK(wrong == 0);

@@ -1,30 +1,20 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 
 /// \file
 /// Fused float32 CPU loops for the parts of training and decoding that LibTorch 1.13 runs as several
 /// memory-bound passes or slow calls: softmax cross-entropy over the target vocabulary, the Adam update, dropout
 /// masks, small batched matrix products, Bahdanau's tanh features and greedy search's projection + arg-max.
-/// Plain C++ (no LibTorch types) so the file compiles quickly and on its own flags; every
-/// loop is built three times (generic x86-64, x86-64-v3 = AVX2+FMA, x86-64-v4 = AVX-512) and the loader
-/// picks the best one by the running CPU's features (GCC `target_clones`; clones named by CPU model, such as
-/// `arch=skylake-avx512`, are picked by model number, which a virtual CPU reported as a generic "Intel Xeon
-/// Processor" never matches). Callers check shapes, strides and dtypes.
+/// Raw loops over plain arrays (no LibTorch types; the tensor-level wrappers and the choice between these loops
+/// and LibTorch live in src/ops/), in the manner of CTranslate2's `src/cpu/kernels.h`. Every loop is built three
+/// times (kernels_generic.cpp: baseline x86-64; kernels_avx2.cpp: x86-64-v3 = AVX2+FMA; kernels_avx512.cpp:
+/// x86-64-v4 = AVX-512) and each function here calls the build chosen once per process: the best the CPU
+/// supports, or the one NMT_CPU_ISA names (kernels/cpu_isa.h). On their first call these functions throw
+/// std::invalid_argument when NMT_CPU_ISA is invalid; otherwise they throw nothing (projected_argmax:
+/// std::bad_alloc). Callers check shapes, strides and dtypes. Threads: kernels/parallel.h.
 
-namespace nmt::common::kernels {
-
-/// Runs `part(i)` for i in [0, `parts`): part 0 on the calling thread, the others on threads started for this
-/// call (tens of µs each, so callers split only work of milliseconds). A part whose thread cannot start runs on
-/// the calling thread. Returns when all parts have finished. `part` must not throw.
-void parallel_parts(int64_t parts, const std::function<void(int64_t)>& part);
-
-/// Splits [0, `n`) into at most `threads` contiguous ranges of about equal size, none below `grain` items
-/// (so small `n` runs on the calling thread alone), and runs `range(part, begin, end)` on each (parallel_parts);
-/// `part` numbers the ranges in order from 0, below `threads`.
-void parallel_range(int64_t n, int threads, int64_t grain,
-                    const std::function<void(int64_t part, int64_t begin, int64_t end)>& range);
+namespace nmt::kernels {
 
 /// Softmax cross-entropy of one row of logits with label smoothing, and its gradient, in one call.
 ///
@@ -68,8 +58,7 @@ void matmul_tn(const float* a, const float* b, float* out, int64_t batch, int64_
 /// micro-kernel does, so a row's choice does not depend on the other rows in the batch. Register tiles of
 /// 32 rows × 8 vocabulary entries (16 × 8 for an odd last tile of 16 rows) over vocabulary blocks of about
 /// 512 KiB of weights that stay in L2;
-/// up to `threads` threads split the vocabulary when there are at least 2^24 multiply-adds (a part whose thread
-/// cannot start runs on the calling thread). Never throws except std::bad_alloc.
+/// up to `threads` threads split the vocabulary when there are at least 2^24 multiply-adds (parallel_parts).
 void projected_argmax(const float* features, const float* weight, const float* bias, int64_t rows, int64_t k,
                       int64_t vocab, int64_t* out, int threads = 1);
 
@@ -98,4 +87,4 @@ double sum_of_squares(const float* x, int64_t n);
 /// on the seed and the element index, not on threads or SIMD width. `keep` in (0, 1].
 void dropout_mask(float* out, int64_t n, uint64_t seed, int64_t offset, float keep);
 
-}  // namespace nmt::common::kernels
+}  // namespace nmt::kernels

@@ -2,7 +2,7 @@
 
 #include <torch/torch.h>
 
-#include "models/attention.h"
+#include "ops/attention_ops.h"
 
 TEST_CASE("batched_matmul and batched_matmul_nt agree with torch::bmm, values and gradients", "[models][attention]") {
   // (batch, m, k, n): attention shapes (queries x head_dim x keys), a single query, sizes off the 16-lane blocks,
@@ -24,7 +24,7 @@ TEST_CASE("batched_matmul and batched_matmul_nt agree with torch::bmm, values an
     return x.numel() == 0 || (x.to(torch::kDouble) - y).abs().max().item<double>() < 1e-4;
   };
   SECTION("a · b") {
-    const auto out = nmt::models::batched_matmul(a, b);
+    const auto out = nmt::ops::batched_matmul(a, b);
     REQUIRE(out.sizes() == torch::IntArrayRef({batch, m, n}));
     CHECK(close(out, ref));
     (out * weights).sum().backward();
@@ -32,7 +32,7 @@ TEST_CASE("batched_matmul and batched_matmul_nt agree with torch::bmm, values an
     CHECK(close(b.grad(), b_ref.grad()));
   }
   SECTION("a · btᵀ") {
-    const auto out = nmt::models::batched_matmul_nt(a, bt);
+    const auto out = nmt::ops::batched_matmul_nt(a, bt);
     REQUIRE(out.sizes() == torch::IntArrayRef({batch, m, n}));
     CHECK(close(out, ref));
     (out * weights).sum().backward();
@@ -40,12 +40,12 @@ TEST_CASE("batched_matmul and batched_matmul_nt agree with torch::bmm, values an
     CHECK(close(bt.grad(), b_ref.grad().transpose(1, 2)));
   }
   SECTION("non-contiguous inputs") {
-    const auto out = nmt::models::batched_matmul(a.detach().transpose(1, 2).contiguous().transpose(1, 2), b.detach());
+    const auto out = nmt::ops::batched_matmul(a.detach().transpose(1, 2).contiguous().transpose(1, 2), b.detach());
     CHECK(close(out, ref.detach()));
   }
 }
 
 TEST_CASE("batched_matmul rejects shapes that do not multiply", "[models][attention]") {
-  CHECK_THROWS_AS(nmt::models::batched_matmul(torch::zeros({2, 3, 4}), torch::zeros({2, 5, 6})), c10::Error);
-  CHECK_THROWS_AS(nmt::models::batched_matmul_nt(torch::zeros({2, 3, 4}), torch::zeros({3, 6, 4})), c10::Error);
+  CHECK_THROWS_AS(nmt::ops::batched_matmul(torch::zeros({2, 3, 4}), torch::zeros({2, 5, 6})), c10::Error);
+  CHECK_THROWS_AS(nmt::ops::batched_matmul_nt(torch::zeros({2, 3, 4}), torch::zeros({3, 6, 4})), c10::Error);
 }

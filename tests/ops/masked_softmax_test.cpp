@@ -2,7 +2,7 @@
 
 #include <torch/torch.h>
 
-#include "models/attention.h"
+#include "ops/attention_ops.h"
 
 namespace {
 
@@ -38,7 +38,7 @@ TEST_CASE("masked_softmax with scale and head groups matches d2l's masked softma
   auto ref_scores = scores.detach().to(torch::kDouble).requires_grad_();
   const auto upstream = torch::randn({batch, queries, keys});
 
-  const auto out = nmt::models::masked_softmax(scores, lens, scale, group);
+  const auto out = nmt::ops::masked_softmax(scores, lens, scale, group);
   const auto ref = reference(ref_scores, row_lens, scale);
   REQUIRE(out.sizes() == torch::IntArrayRef({batch, queries, keys}));
   CHECK(max_diff(out, ref) < 1e-6);
@@ -56,12 +56,12 @@ TEST_CASE("masked_softmax with scale and head groups matches d2l's masked softma
   CHECK(scores.grad().abs().max().item<double>() > 0.0);
 
   SECTION("no lengths: a plain softmax of the scaled scores") {
-    CHECK(max_diff(nmt::models::masked_softmax(scores.detach(), {}, scale, group),
+    CHECK(max_diff(nmt::ops::masked_softmax(scores.detach(), {}, scale, group),
                    reference(scores.detach(), {}, scale)) < 1e-6);
   }
   SECTION("shapes that do not match are errors") {
-    CHECK_THROWS_AS(nmt::models::masked_softmax(scores.detach(), torch::ones({batch + 1}, torch::kLong), scale, group),
+    CHECK_THROWS_AS(nmt::ops::masked_softmax(scores.detach(), torch::ones({batch + 1}, torch::kLong), scale, group),
                     c10::Error);
-    CHECK_THROWS_AS(nmt::models::masked_softmax(scores.detach(), lens, scale, 5), c10::Error);
+    CHECK_THROWS_AS(nmt::ops::masked_softmax(scores.detach(), lens, scale, 5), c10::Error);
   }
 }
