@@ -178,6 +178,7 @@ nlohmann::json Config::to_json() const {
                 {"max_minutes", train.max_minutes},
                 {"bucket", train.bucket},
                 {"valid_bleu_sentences", train.valid_bleu_sentences},
+                {"valid_every_steps", train.valid_every_steps},
                 {"seed", train.seed},
                 {"device", train.device},
                 {"num_threads", train.num_threads}};
@@ -223,6 +224,7 @@ Config Config::from_json(const nlohmann::json& j, const std::string& source) {
     r.read("max_minutes", c.train.max_minutes);
     r.read("bucket", c.train.bucket);
     r.read("valid_bleu_sentences", c.train.valid_bleu_sentences);
+    r.read("valid_every_steps", c.train.valid_every_steps);
     r.read("seed", c.train.seed);
     r.read("device", c.train.device);
     r.read("num_threads", c.train.num_threads);
@@ -277,6 +279,8 @@ void Config::validate() const {
   if (train.max_minutes < 0) out_of_range("train.max_minutes", str(train.max_minutes), "must be >= 0 (0 = no limit)");
   if (train.valid_bleu_sentences < 0)
     out_of_range("train.valid_bleu_sentences", str(train.valid_bleu_sentences), "must be >= 0 (0 = all)");
+  if (train.valid_every_steps < 0)
+    out_of_range("train.valid_every_steps", str(train.valid_every_steps), "must be >= 0 (0 = epoch ends only)");
   if (train.num_threads < 0) out_of_range("train.num_threads", str(train.num_threads), "must be >= 0");
   const std::string& d = train.device;
   const bool cuda_n = d.rfind("cuda:", 0) == 0 && d.size() > 5 &&

@@ -45,6 +45,7 @@ struct TrainConfig {
   double max_minutes = 0.0;              ///< stop after this much training wall time (minutes); 0 = no limit
   bool bucket = false;                   ///< group sentences of similar length into batches and trim padding
   int64_t valid_bleu_sentences = 2000;   ///< valid sentences decoded for the per-epoch BLEU; 0 = all
+  int64_t valid_every_steps = 0;           ///< validate every N updates as well as at epoch ends; 0 = epoch ends only
   uint64_t seed = 42;                    ///< seeds the split, the shuffles, initialisation and dropout
   std::string device = "auto";           ///< "auto" | "cpu" | "cuda" | "cuda:N"
   int64_t num_threads = 1;               ///< LibTorch intra-op threads (OpenBLAS runs its own); 0 = LibTorch's default
