@@ -1,5 +1,5 @@
-// Times the parts of one training step (forward, loss, backward, clipping, Adam) for a model config on random
-// batches: `nmt_step_profile CONFIG [src_vocab tgt_vocab steps [decode_batch]]`. Prints milliseconds per part; a
+// Times the parts of one training step (forward, loss, backward, clipping, Adam: train::Trainer::train_step with
+// StepTimes) for a model config on random batches: `nmt_step_profile CONFIG [src_vocab tgt_vocab steps [decode_batch]]`. Prints milliseconds per part; a
 // benchmark, not a test. With decode_batch > 0 it times greedy search instead (random sources of num_steps
 // tokens, the untrained model rarely emits <eos>, so every call runs num_steps decoder steps).
 #include <chrono>
@@ -14,8 +14,8 @@
 #include "common/config.h"
 #include "decoding/greedy.h"
 #include "models/model_factory.h"
-#include "train/loss.h"
-#include "train/optimizer.h"
+#include "data/dataset.h"
+#include "train/trainer.h"
 
 int main(int argc, char** argv) {
   nmt::common::ensure_fast_blas(argc, argv);
@@ -30,7 +30,6 @@ int main(int argc, char** argv) {
   at::set_num_threads(static_cast<int>(std::max<int64_t>(1, config.train.num_threads)));
   torch::manual_seed(0);
   auto model = nmt::models::make_model(config.model, sv, tv);
-  nmt::train::FusedAdam opt(model->parameters(), torch::optim::AdamOptions(1e-3));
   const int64_t B = config.train.batch_size, T = 10;
   using Clock = std::chrono::steady_clock;
   const int64_t decode_batch = argc > 5 ? std::atoll(argv[5]) : 0;
@@ -53,35 +52,26 @@ int main(int argc, char** argv) {
                 1000.0 * static_cast<double>(decode_batch * steps) / total);
     return 0;
   }
-  double t_fwd = 0, t_loss = 0, t_bwd = 0, t_clip = 0, t_opt = 0;
-  auto ms = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+  // The step is the trainer's own (train::Trainer::train_step, with the config's lr, schedule, clipping and label
+  // smoothing); StepTimes splits it into its parts.
+  nmt::train::Trainer trainer(config, model, /*bos=*/1);
+  model->train();
+  nmt::train::StepTimes times;
   // NMT_PROFILE=FILE writes a Chrome trace of the timed steps (autograd profiler).
   std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
   for (int64_t i = 0; i < steps + 2; ++i) {
     if (i == 2 && std::getenv("NMT_PROFILE"))
       profile = std::make_unique<torch::autograd::profiler::RecordProfile>(std::getenv("NMT_PROFILE"));
+    if (i == 2) times = {};  // the first two steps are warm-up
     auto src = torch::randint(4, sv, {B, T}, torch::kLong), tgt = torch::randint(4, tv, {B, T}, torch::kLong);
     auto lens = torch::randint(3, T + 1, {B}, torch::kLong);
-    auto t0 = Clock::now();
-    for (auto& p : model->parameters()) p.mutable_grad().reset();  // as the trainer does (no zero-fill)
-    auto features = model->forward_features(src, lens, tgt);
-    auto t1 = Clock::now();
-    auto l = nmt::train::masked_cross_entropy(*model, features, tgt, lens, config.train.label_smoothing);
-    auto loss = l.mean();
-    auto t2 = Clock::now();
-    loss.backward();
-    auto t3 = Clock::now();
-    opt.clip_grad_norm(1.0);
-    auto t4 = Clock::now();
-    opt.step();
-    auto t5 = Clock::now();
-    if (i < 2) continue;  // warm-up
-    t_fwd += ms(t0, t1), t_loss += ms(t1, t2), t_bwd += ms(t2, t3), t_clip += ms(t3, t4), t_opt += ms(t4, t5);
+    trainer.train_step(nmt::data::Batch{src, lens, tgt, lens}, &times);
   }
   profile.reset();
-  const double n = static_cast<double>(steps);
+  const double n = static_cast<double>(steps) / 1e3;  // seconds summed over `steps` -> ms per step
   std::printf("%s (%s): forward %.1f ms, loss %.1f ms, backward %.1f ms, clip %.1f ms, adam %.1f ms, total %.1f ms/step\n",
-              argv[1], nmt::common::blas_info().describe().c_str(), t_fwd / n, t_loss / n, t_bwd / n, t_clip / n,
-              t_opt / n, (t_fwd + t_loss + t_bwd + t_clip + t_opt) / n);
+              argv[1], nmt::common::blas_info().describe().c_str(), times.forward / n, times.loss / n,
+              times.backward / n, times.clip / n, times.adam / n,
+              (times.forward + times.loss + times.backward + times.clip + times.adam) / n);
   return 0;
 }

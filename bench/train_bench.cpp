@@ -7,9 +7,9 @@
 // Prints one JSON object on stdout and one human-readable line on stderr. A benchmark, not a test.
 //
 // What is measured:
-//  - training: W warm-up batches, then N timed batches of the step train/trainer.cpp runs (teacher forcing
+//  - training: W warm-up batches, then N timed batches of train::Trainer::train_step (teacher forcing
 //    input `<bos>` + tgt[:, :-1], gradients reset, masked cross-entropy, backward, gradient-norm clipping,
-//    Adam), on d2l-like random batches (epoch_batches with bucket=false, gather_batch with trim=true). The
+//    Adam, the learning-rate schedule and the finiteness check), on d2l-like random batches (epoch_batches with bucket=false, gather_batch with trim=true). The
 //    time includes gathering each batch. Tokens are counted as d2l counts them: Σ tgt valid_len.
 //  - FLOP rate: the matrix-multiply work of each step (see step_flops) over its seconds, against the GEMM
 //    ceiling of these kernels/threads: the sgemm rate of a square torch::mm (best of 2) probed in the same
@@ -53,8 +53,7 @@
 #include "data/vocab.h"
 #include "decoding/translator.h"
 #include "models/model_factory.h"
-#include "train/loss.h"
-#include "train/optimizer.h"
+#include "train/trainer.h"
 
 namespace {
 
@@ -70,13 +69,6 @@ int64_t peak_rss_bytes() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<int64_t>(usage.ru_maxrss) * 1024;
-}
-
-/// Decoder input for teacher forcing: `<bos>` followed by the target without its last token (as in
-/// train/trainer.cpp). `[batch, steps]`.
-torch::Tensor teacher_forcing_input(const torch::Tensor& tgt, int64_t bos) {
-  auto bos_column = torch::full({tgt.size(0), 1}, bos, tgt.options());
-  return torch::cat({bos_column, tgt.narrow(1, 0, tgt.size(1) - 1)}, 1);
 }
 
 /// FLOPs of one training step (forward + backward) counted from the matrix multiplies only, for a batch of
@@ -317,11 +309,8 @@ int main(int argc, char** argv) {
     const double load_seconds = seconds_between(load_start, Clock::now());
 
     auto model = nmt::models::make_model(mc, src_vocab.size(), tgt_vocab.size());
-    nmt::train::FusedAdam optimizer(model->parameters(), torch::optim::AdamOptions(tc.lr));
-    std::vector<torch::Tensor> params = model->parameters();
-    const int64_t bos = tgt_vocab.bos();
-
-    // Training steps, exactly as train/trainer.cpp runs them (constant learning rate).
+    // Training steps: the trainer's own (train::Trainer::train_step).
+    nmt::train::Trainer trainer(config, model, tgt_vocab.bos());
     model->train();
     std::vector<torch::Tensor> order;
     int64_t epoch = 0;
@@ -333,12 +322,7 @@ int main(int argc, char** argv) {
       if (next == order.size()) order = nmt::data::epoch_batches(dataset, tc.batch_size, tc.seed, ++epoch, false), next = 0;
       const auto& index = order[next++];
       nmt::data::Batch b = nmt::data::gather_batch(dataset, index, /*trim=*/true);
-      for (auto& p : params) p.mutable_grad().reset();
-      auto features = model->forward_features(b.src, b.src_valid_len, teacher_forcing_input(b.tgt, bos));
-      auto l = nmt::train::masked_cross_entropy(*model, features, b.tgt, b.tgt_valid_len, tc.label_smoothing);
-      l.mean().backward();
-      if (tc.grad_clip > 0) optimizer.clip_grad_norm(tc.grad_clip);
-      optimizer.step();
+      nmt::train::StepResult l = trainer.train_step(b);
       return std::make_pair(std::move(b), std::move(l));
     };
     std::optional<GemmProbe> probe;
@@ -350,7 +334,7 @@ int main(int argc, char** argv) {
       const auto [b, l] = train_step();
       const double dt = seconds_between(t0, Clock::now());
       if (i < warmup) continue;
-      loss_sum += l.sum.detach();
+      loss_sum += l.loss_sum;
       timed_seconds += dt;
       min_step = std::min(min_step, dt);
       const int64_t src_tokens = b.src_valid_len.clamp_max(b.src.size(1)).sum().item<int64_t>();

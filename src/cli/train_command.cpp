@@ -1,7 +1,9 @@
 #include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
 #include "common/config.h"
+#include "plot/training_curves.h"
 #include "train/trainer.h"
 
 namespace nmt::cli {
@@ -38,7 +40,16 @@ int run_train(const TrainArgs& args) {
   options.overwrite = args.overwrite;
   options.num_epochs = args.epochs;
   options.max_minutes = args.max_minutes;
-  train::train(config, options);
+  // The figures are a by-product: a drawing failure is logged and training goes on.
+  options.write_curves = [](const std::vector<nlohmann::json>& metrics, const std::vector<nlohmann::json>& timing,
+                            const std::string& run_dir, const std::string& title) {
+    try {
+      plot::write_training_curves(metrics, timing, run_dir, title);
+    } catch (const std::exception& e) {
+      spdlog::warn("[train] could not draw the training curves: {}", e.what());
+    }
+  };
+  train::Trainer(config, options).run();
   return 0;
 }
 

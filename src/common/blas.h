@@ -86,7 +86,7 @@ std::optional<std::string> choose_openblas_thread_timeout(bool is_openblas, int 
 /// reports it for the logs. `argv` must be `main`'s null-terminated argument vector. Never throws.
 void ensure_fast_blas(int argc, char** argv);
 
-/// Which BLAS kernels are in use, for logs and metrics.jsonl.
+/// Which BLAS kernels are in use, for logs and timing.jsonl.
 struct BlasInfo {
   std::string core;          ///< `openblas_core_name()`, "" when the BLAS is not OpenBLAS.
   std::string chosen_by;     ///< "user" ($OPENBLAS_CORETYPE set by the user), "auto" (we

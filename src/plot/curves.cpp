@@ -1,5 +1,5 @@
-// Training curves in the style of d2l's Animator (d2l 3.6.4): loss lines per epoch and a validation
-// score (BLEU) panel.
+// Training curves in the style of d2l's Animator (d2l 3.6.4): loss lines against epochs, steps or minutes and
+// a validation score (BLEU) panel.
 
 #include <algorithm>
 #include <array>
@@ -114,6 +114,7 @@ struct Panel {
   Ticks xt;
   Ticks yt;
   const char* title;
+  const std::string* x_label;
 };
 
 void map_point(const Rect& plot, const Ticks& xt, const Ticks& yt, double x, double y, double* px,
@@ -253,7 +254,7 @@ void draw_panel(Canvas& cv, const Panel& p) {
   }
   cairo_restore(cr);
 
-  cv.text("epoch", p.plot.x + p.plot.w / 2.0, p.plot.y + p.plot.h + kBottom - 6.0, HAlign::kMiddle,
+  cv.text(*p.x_label, p.plot.x + p.plot.w / 2.0, p.plot.y + p.plot.h + kBottom - 6.0, HAlign::kMiddle,
           VAlign::kBottom, kAxisFont, false, 0.0, kTextColour);
   cv.text(p.title, p.plot.x + p.plot.w / 2.0, p.plot.y - 8.0, HAlign::kMiddle, VAlign::kBottom,
           kPanelTitleFont, false, 0.0, kTextColour);
@@ -297,15 +298,16 @@ CurvesLayout layout_curves(const std::vector<Series>& losses, const std::vector<
 }
 
 void write_curves(const std::vector<Series>& losses, const std::vector<Series>& scores,
-                  const std::string& title, const std::string& path) {
+                  const std::string& title, const std::string& path, const std::string& x_label) {
   detail::check_extension(path);
   const CurvesLayout lay = layout_curves(losses, scores, title);
   const std::string clean_title = detail::sanitize_label(title, kMaxTitleChars);
+  const std::string clean_x_label = detail::sanitize_label(x_label, kMaxNameChars);
   detail::render_to_file(path, lay.width, lay.height, clean_title.empty() ? "training curves" : clean_title,
                          [&](Canvas& cv) {
-                           draw_panel(cv, Panel{&losses, lay.loss_plot, lay.loss_x, lay.loss_y, "loss"});
+                           draw_panel(cv, Panel{&losses, lay.loss_plot, lay.loss_x, lay.loss_y, "loss", &clean_x_label});
                            if (lay.has_scores) {
-                             draw_panel(cv, Panel{&scores, lay.score_plot, lay.score_x, lay.score_y, "BLEU"});
+                             draw_panel(cv, Panel{&scores, lay.score_plot, lay.score_x, lay.score_y, "BLEU", &clean_x_label});
                            }
                            if (!clean_title.empty()) {
                              cv.text(clean_title, lay.width / 2.0, kPad, HAlign::kMiddle, VAlign::kTop,

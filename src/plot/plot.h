@@ -27,7 +27,7 @@ struct Heatmap {
   std::string title;
 };
 
-/// One line of a training-curve panel: y[i] plotted at x[i] (x usually in epochs). Non-finite
+/// One line of a training-curve panel: y[i] plotted at x[i] (x in epochs, steps or minutes). Non-finite
 /// points are skipped and break the line.
 struct Series {
   std::string name;
@@ -154,12 +154,12 @@ CurvesLayout layout_curves(const std::vector<Series>& losses, const std::vector<
                            const std::string& title);
 
 /// Writes a training-curve figure like d2l's Animator (d2l 3.6.4): left panel "loss" with one line
-/// per series in `losses` (x label "epoch", legend), right panel "BLEU" with `scores` (e.g. valid
-/// BLEU per epoch), skipped when `scores` is empty or has no points; numeric ticks, light grid,
-/// legend placed in the emptiest corner, figure `title`. Same format / atomic-write rules and the
-/// same exceptions as write_heatmap, plus std::invalid_argument for a series with
-/// x.size() != y.size().
+/// per series in `losses` (legend), right panel "BLEU" with `scores` (e.g. valid BLEU per
+/// validation), skipped when `scores` is empty or has no points; both panels labelled `x_label`
+/// along x ("epoch", "step", "training minutes"); numeric ticks, light grid, legend placed in the
+/// emptiest corner, figure `title`. Same format / atomic-write rules and the same exceptions as
+/// write_heatmap, plus std::invalid_argument for a series with x.size() != y.size().
 void write_curves(const std::vector<Series>& losses, const std::vector<Series>& scores,
-                  const std::string& title, const std::string& path);
+                  const std::string& title, const std::string& path, const std::string& x_label = "epoch");
 
 }  // namespace nmt::plot

@@ -31,10 +31,13 @@ json TrainingState::to_json() const {
           {"step", step},
           {"best_score", std::isfinite(best_score) ? json(best_score) : json(nullptr)},
           {"best_epoch", best_epoch},
+          {"best_step", best_step},
           {"elapsed_seconds", elapsed_seconds},
           {"batches_done", batches_done},
           {"partial_loss_sum", partial_loss_sum},
-          {"partial_tokens", partial_tokens}};
+          {"partial_tokens", partial_tokens},
+          {"window_loss_sums", window_loss_sums},
+          {"window_tokens", window_tokens}};
 }
 
 TrainingState TrainingState::from_json(const json& j, const std::string& source) {
@@ -49,6 +52,11 @@ TrainingState TrainingState::from_json(const json& j, const std::string& source)
     s.batches_done = j.value("batches_done", int64_t{0});
     s.partial_loss_sum = j.value("partial_loss_sum", 0.0);
     s.partial_tokens = j.value("partial_tokens", 0.0);
+    s.best_step = j.value("best_step", int64_t{0});
+    if (j.contains("window_loss_sums")) s.window_loss_sums = j.at("window_loss_sums").get<std::vector<double>>();
+    if (j.contains("window_tokens")) s.window_tokens = j.at("window_tokens").get<std::vector<double>>();
+    if (s.window_loss_sums.size() != s.window_tokens.size())
+      throw std::invalid_argument(source + ": malformed training state: window_loss_sums and window_tokens differ in length");
   } catch (const json::exception& e) {
     throw std::invalid_argument(source + ": malformed training state: " + e.what());
   }

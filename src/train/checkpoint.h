@@ -6,6 +6,7 @@
 
 #include <limits>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 #include <torch/optim/optimizer.h>
@@ -21,11 +22,15 @@ struct TrainingState {
   int64_t epoch = 0;  ///< completed epochs
   int64_t step = 0;   ///< optimiser steps taken
   double best_score = -std::numeric_limits<double>::infinity();  ///< valid BLEU, or -train loss without a valid split
-  int64_t best_epoch = 0;
-  double elapsed_seconds = 0;  ///< training wall time so far (s)
-  int64_t batches_done = 0;    ///< batches of epoch `epoch + 1` already taken (an interrupted epoch); 0 at epoch ends
-  double partial_loss_sum = 0; ///< Σ loss over those batches (nats), to finish the epoch's mean exactly
+  int64_t best_epoch = 0;      ///< epoch of the best validation (the epoch in progress for a mid-epoch one)
+  int64_t best_step = 0;       ///< step of the best validation
+  double elapsed_seconds = 0;  ///< training wall time so far, validation excluded (s)
+  int64_t batches_done = 0;    ///< batches of epoch `epoch + 1` already taken (a stopped epoch); 0 at epoch ends
+  double partial_loss_sum = 0; ///< Σ training objective over those batches (nats), to finish the epoch's mean exactly
   double partial_tokens = 0;   ///< target tokens in those batches
+  /// Σ training objective (nats) and target tokens of each of the last steps (oldest first, at most the
+  /// smoothing window of the curves), so that a resumed run smooths as an uninterrupted one.
+  std::vector<double> window_loss_sums, window_tokens;
   nlohmann::json to_json() const;
   /// Throws std::invalid_argument naming `source` and the key when a field is missing or mistyped.
   static TrainingState from_json(const nlohmann::json& json, const std::string& source);

@@ -4,11 +4,11 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
@@ -17,15 +17,12 @@
 #include "common/io.h"
 #include "common/logging.h"
 #include "data/corpus.h"
-#include "data/dataset.h"
 #include "data/preprocess.h"
 #include "data/split.h"
 #include "data/vocab.h"
 #include "decoding/translator.h"
 #include "metrics/bleu.h"
 #include "models/model_factory.h"
-#include "plot/plot.h"
-#include "train/checkpoint.h"
 #include "train/loss.h"
 #include "train/lr_schedule.h"
 #include "train/optimizer.h"
@@ -80,14 +77,6 @@ std::string format_duration(double seconds) {
   return buf;
 }
 
-/// The corpus cut into splits, with vocabularies built on the training split.
-struct PreparedData {
-  data::Vocab src_vocab, tgt_vocab;
-  data::TensorDataset train, valid;
-  std::vector<std::vector<std::string>> valid_sources;
-  std::vector<std::string> valid_references;
-};
-
 void write_split_files(const std::string& run_dir, const std::string& name, const std::vector<data::SentencePair>& pairs,
                        const std::vector<int64_t>& indices) {
   std::string src, ref;
@@ -99,16 +88,91 @@ void write_split_files(const std::string& run_dir, const std::string& name, cons
   common::write_text_atomic(run_dir + "/" + name + ".ref", ref);
 }
 
-PreparedData prepare_data(const common::Config& config, const std::string& run_dir, bool resume) {
-  const auto& dc = config.data;
-  data::Corpus corpus = data::read_corpus(dc.path, dc.num_examples);
-  data::Split split = data::split_by_source(corpus.pairs, dc.valid_ratio, dc.test_ratio, config.train.seed);
+/// Decoder input for teacher forcing: `<bos>` followed by the target without its last token. `[batch, steps]`.
+torch::Tensor teacher_forcing_input(const torch::Tensor& tgt, int64_t bos) {
+  auto bos_column = torch::full({tgt.size(0), 1}, bos, tgt.options());
+  return torch::cat({bos_column, tgt.narrow(1, 0, tgt.size(1) - 1)}, 1);
+}
+
+/// Target tokens of a batch on the CPU (Σ tgt_valid_len clamped to the batch's columns), read without touching
+/// the device.
+double target_tokens(const data::Batch& cpu_batch) {
+  return cpu_batch.tgt_valid_len.clamp_max(cpu_batch.tgt.size(1)).sum().item<double>();
+}
+
+/// The metrics.jsonl / timing.jsonl lines of a run directory whose "step" is at most `up_to_step` (those the
+/// checkpoint being resumed had seen).
+std::vector<json> read_lines_up_to(const std::string& path, int64_t up_to_step) {
+  std::vector<json> lines;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object() && j.value("step", int64_t{0}) <= up_to_step) lines.push_back(j);
+  }
+  return lines;
+}
+
+void write_lines(const std::string& path, const std::vector<json>& lines) {
+  std::string text;
+  for (const auto& line : lines) text += line.dump() + "\n";
+  common::write_text_atomic(path, text);
+}
+
+}  // namespace
+
+/// The corpus cut into splits, with vocabularies built on the training split.
+struct RunData {
+  data::Vocab src_vocab, tgt_vocab;
+  data::TensorDataset train, valid;
+  std::vector<std::vector<std::string>> bleu_sources;  ///< the first valid_bleu_sentences valid sources
+  std::vector<std::string> bleu_references;            ///< their references (tokens joined by spaces)
+};
+
+/// Wall clocks of one invocation and the lines of metrics.jsonl / timing.jsonl. Training time is counted in
+/// segments that exclude validation and checkpointing.
+struct RunClock {
+  Clock::time_point segment_start = Clock::now();  ///< start of the current training segment
+  double invocation_seconds = 0;   ///< training seconds of this invocation before segment_start
+  double report_seconds = 0;       ///< training seconds since the last metrics line, before segment_start
+  double report_tokens = 0;        ///< target tokens trained since the last metrics line (this invocation)
+  int threads = 0;                 ///< LibTorch intra-op threads
+  common::BlasInfo blas;           ///< BLAS kernels in use
+  std::vector<json> metrics, timing;  ///< every line of metrics.jsonl and timing.jsonl
+
+  /// Ends the current training segment: adds its seconds to `state.elapsed_seconds` and the counters.
+  void pause(TrainingState& state) {
+    const double dt = seconds_since(segment_start);
+    state.elapsed_seconds += dt, invocation_seconds += dt, report_seconds += dt;
+  }
+  /// Starts a new training segment.
+  void resume() { segment_start = Clock::now(); }
+  /// Training seconds of this invocation so far.
+  double invocation_now() const { return invocation_seconds + seconds_since(segment_start); }
+};
+
+Trainer::Trainer(common::Config config, TrainOptions options)
+    : config_(std::move(config)), options_(std::move(options)), device_(torch::kCPU), clock_(std::make_unique<RunClock>()) {
+  prepare_run_dir();
+  const auto& tc = config_.train;
+  device_ = common::resolve_device(tc.device);
+  clock_->threads = common::set_num_threads(tc.num_threads);
+  clock_->blas = common::blas_info();
+  spdlog::info("[train] device {}, LibTorch threads {}, {}", device_.str(), clock_->threads, clock_->blas.describe());
+  torch::manual_seed(tc.seed);
+
+  // Data: the split depends on the seed only; the vocabularies are built on the training split (or reloaded).
+  const std::string& run_dir = options_.output_dir;
+  const auto& dc = config_.data;
+  const data::Corpus corpus = data::read_corpus(dc.path, dc.num_examples);
+  const data::Split split = data::split_by_source(corpus.pairs, dc.valid_ratio, dc.test_ratio, tc.seed);
   spdlog::info("[data] {}: {} pairs -> train {} / valid {} / test {}", dc.path, corpus.pairs.size(),
                split.train.size(), split.valid.size(), split.test.size());
   if (split.train.empty()) throw std::invalid_argument(dc.path + ": the training split is empty");
-
-  PreparedData d;
-  if (resume) {
+  data_ = std::make_unique<RunData>();
+  RunData& d = *data_;
+  if (options_.resume) {
     d.src_vocab = data::Vocab::load(run_dir + "/src_vocab.txt");
     d.tgt_vocab = data::Vocab::load(run_dir + "/tgt_vocab.txt");
   } else {
@@ -129,272 +193,332 @@ PreparedData prepare_data(const common::Config& config, const std::string& run_d
   d.train = data::make_tensor_dataset(corpus.pairs, split.train, d.src_vocab, d.tgt_vocab, dc.num_steps);
   d.valid = data::make_tensor_dataset(corpus.pairs, split.valid, d.src_vocab, d.tgt_vocab, dc.num_steps);
   for (int64_t i : split.valid) {
-    d.valid_sources.push_back(corpus.pairs[static_cast<std::size_t>(i)].source);
-    d.valid_references.push_back(data::join_tokens(corpus.pairs[static_cast<std::size_t>(i)].target));
+    if (tc.valid_bleu_sentences > 0 && static_cast<int64_t>(d.bleu_sources.size()) >= tc.valid_bleu_sentences) break;
+    d.bleu_sources.push_back(corpus.pairs[static_cast<std::size_t>(i)].source);
+    d.bleu_references.push_back(data::join_tokens(corpus.pairs[static_cast<std::size_t>(i)].target));
   }
-  return d;
+
+  bos_ = d.tgt_vocab.bos();
+  model_ = models::make_model(config_.model, d.src_vocab.size(), d.tgt_vocab.size());
+  model_->to(device_);
+  optimizer_ = std::make_unique<FusedAdam>(model_->parameters(), torch::optim::AdamOptions(tc.lr));
+  spdlog::info("[train] model {}: {} parameters", config_.model.type, models::count_parameters(*model_));
+  if (options_.resume) restore();
 }
 
-/// Decoder input for teacher forcing: `<bos>` followed by the target without its last token. `[batch, steps]`.
-torch::Tensor teacher_forcing_input(const torch::Tensor& tgt, int64_t bos) {
-  auto bos_column = torch::full({tgt.size(0), 1}, bos, tgt.options());
-  return torch::cat({bos_column, tgt.narrow(1, 0, tgt.size(1) - 1)}, 1);
+Trainer::Trainer(const common::Config& config, models::Seq2SeqModel model, int64_t bos)
+    : config_(config), device_(torch::kCPU), model_(std::move(model)), bos_(bos) {
+  const auto params = model_->parameters();
+  if (!params.empty()) device_ = params.front().device();
+  optimizer_ = std::make_unique<FusedAdam>(params, torch::optim::AdamOptions(config_.train.lr));
 }
 
-/// Mean masked cross-entropy per token over a dataset, without gradients (eval mode).
-double evaluate_loss(models::Seq2SeqModelImpl& model, const data::TensorDataset& data, int64_t batch_size, int64_t bos,
-                     const c10::Device& device) {
-  if (data.size() == 0) return std::nan("");
-  torch::NoGradGuard no_grad;
-  model.eval();
-  auto sum = torch::zeros({}, torch::TensorOptions().device(device));
-  auto tokens = torch::zeros({}, torch::TensorOptions().device(device));
-  for (const auto& index : data::sequential_batches(data.size(), batch_size)) {
-    const data::Batch b = data::gather_batch(data, index, /*trim=*/true).to(device);
-    auto features = model.forward_features(b.src, b.src_valid_len, teacher_forcing_input(b.tgt, bos));
-    const MaskedLoss l = masked_cross_entropy(model, features, b.tgt, b.tgt_valid_len);
-    sum += l.sum;
-    tokens += l.num_tokens;
-  }
-  return (sum / tokens).item<double>();
-}
+Trainer::~Trainer() = default;
 
-std::vector<json> read_metrics(const std::string& path, int64_t up_to_epoch) {
-  std::vector<json> lines;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_object() && j.value("epoch", int64_t{0}) <= up_to_epoch) lines.push_back(j);
-  }
-  return lines;
-}
-
-void write_curves(const std::vector<json>& metrics, const std::string& run_dir, const std::string& title) {
-  plot::Series train{"train loss", {}, {}}, valid{"valid loss", {}, {}}, bleu{"valid BLEU", {}, {}};
-  for (const auto& m : metrics) {
-    const double epoch = m.at("epoch").get<double>();
-    train.x.push_back(epoch), train.y.push_back(m.at("train_loss").get<double>());
-    if (m.contains("valid_loss") && m["valid_loss"].is_number())
-      valid.x.push_back(epoch), valid.y.push_back(m["valid_loss"].get<double>());
-    if (m.contains("valid_bleu") && m["valid_bleu"].is_number())
-      bleu.x.push_back(epoch), bleu.y.push_back(m["valid_bleu"].get<double>());
-  }
-  std::vector<plot::Series> losses{train};
-  if (!valid.x.empty()) losses.push_back(valid);
-  std::vector<plot::Series> scores;
-  if (!bleu.x.empty()) scores.push_back(bleu);
-  try {
-    plot::write_curves(losses, scores, title, run_dir + "/curves.png");
-    plot::write_curves(losses, scores, title, run_dir + "/curves.svg");
-  } catch (const std::exception& e) {
-    spdlog::warn("[train] could not draw the training curves: {}", e.what());
-  }
-}
-
-}  // namespace
-
-TrainResult train(common::Config config, const TrainOptions& options) {
-  const std::string& run_dir = options.output_dir;
+void Trainer::prepare_run_dir() {
+  const std::string& run_dir = options_.output_dir;
   if (run_dir.empty()) throw std::invalid_argument("an output directory is required (--output)");
   const bool has_run = fs::exists(fs::path(run_dir) / "config.json");
-  if (options.resume) {
+  if (options_.resume) {
     common::recover_directory(run_dir + "/latest");
     if (!fs::exists(fs::path(run_dir) / "latest" / "model.pt"))
       throw std::invalid_argument("--resume: " + run_dir + " holds no checkpoint to resume from (latest/model.pt)");
-    config = common::load_config(run_dir + "/config.json");
+    config_ = common::load_config(run_dir + "/config.json");
   } else if (has_run) {
-    if (!options.overwrite)
+    if (!options_.overwrite)
       throw std::invalid_argument(run_dir + " already holds a run; use --resume to continue it or --overwrite to replace it");
     for (const char* name : {"latest", "best", "latest.old", "best.old", "metrics.jsonl", "timing.jsonl"})
       fs::remove_all(fs::path(run_dir) / name);
   }
-  if (options.num_epochs) config.train.num_epochs = *options.num_epochs;
-  if (options.max_minutes) config.train.max_minutes = *options.max_minutes;
-  config.validate();
+  if (options_.num_epochs) config_.train.num_epochs = *options_.num_epochs;
+  if (options_.max_minutes) config_.train.max_minutes = *options_.max_minutes;
+  config_.validate();
   fs::create_directories(run_dir);
-  common::write_text_atomic(run_dir + "/config.json", config.to_json().dump(2) + "\n");
+  common::write_text_atomic(run_dir + "/config.json", config_.to_json().dump(2) + "\n");
+}
 
-  const auto& tc = config.train;
-  const c10::Device device = common::resolve_device(tc.device);
-  const int threads = common::set_num_threads(tc.num_threads);
-  const common::BlasInfo blas = common::blas_info();
-  spdlog::info("[train] device {}, LibTorch threads {}, {}", device.str(), threads, blas.describe());
-  torch::manual_seed(tc.seed);
+void Trainer::restore() {
+  const std::string& run_dir = options_.output_dir;
+  const std::string dir = run_dir + "/latest";
+  load_weights(*model_, dir + "/model.pt", device_);
+  load_training_state(dir, *optimizer_);
+  state_ = TrainingState::from_json(json::parse(common::read_text(dir + "/state.json")), dir + "/state.json");
+  clock_->metrics = read_lines_up_to(run_dir + "/metrics.jsonl", state_.step);
+  clock_->timing = read_lines_up_to(run_dir + "/timing.jsonl", state_.step);
+  spdlog::info("[train] resuming {} after epoch {}{} (step {})", run_dir, state_.epoch,
+               state_.batches_done ? " and " + std::to_string(state_.batches_done) + " batches" : std::string(),
+               state_.step);
+}
 
-  PreparedData data = prepare_data(config, run_dir, options.resume);
-  const int64_t bos = data.tgt_vocab.bos();
-  models::Seq2SeqModel model = models::make_model(config.model, data.src_vocab.size(), data.tgt_vocab.size());
-  model->to(device);
-  FusedAdam optimizer(model->parameters(), torch::optim::AdamOptions(tc.lr));
-  spdlog::info("[train] model {}: {} parameters", config.model.type, models::count_parameters(*model));
+StepResult Trainer::train_step(const data::Batch& b, StepTimes* times) {
+  const auto& tc = config_.train;
+  Clock::time_point t0, t1, t2, t3, t4;
+  ++state_.step;
+  const double lr = learning_rate(tc.lr_schedule, tc.lr, tc.warmup_steps, state_.step);
+  for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+  for (auto& group : optimizer_->param_groups())  // cheaper than zero-filling every gradient
+    for (auto& p : group.params()) p.mutable_grad().reset();
+  if (times) t0 = Clock::now();
+  auto features = model_->forward_features(b.src, b.src_valid_len, teacher_forcing_input(b.tgt, bos_));
+  if (times) t1 = Clock::now();
+  const MaskedLoss l = masked_cross_entropy(*model_, features, b.tgt, b.tgt_valid_len, tc.label_smoothing);
+  const double loss_sum = l.sum.item<double>();
+  if (!std::isfinite(loss_sum))
+    throw std::runtime_error("training diverged: the loss is not finite in epoch " + std::to_string(state_.epoch + 1) +
+                             ", step " + std::to_string(state_.step) + "; the weights were not updated with it" +
+                             (options_.output_dir.empty() ? std::string()
+                                                          : ", and the last good checkpoint is " + options_.output_dir +
+                                                                "/latest") +
+                             " (try a lower train.lr)");
+  if (times) t2 = Clock::now();
+  l.mean().backward();
+  if (times) t3 = Clock::now();
+  if (tc.grad_clip > 0) optimizer_->clip_grad_norm(tc.grad_clip);
+  if (times) t4 = Clock::now();
+  optimizer_->step();
+  if (times) {
+    const auto t5 = Clock::now();
+    auto s = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
+    times->forward += s(t0, t1), times->loss += s(t1, t2), times->backward += s(t2, t3), times->clip += s(t3, t4);
+    times->adam += s(t4, t5);
+  }
+  return {l.sum.detach(), l.num_tokens, loss_sum, lr, state_.step};
+}
 
-  TrainingState state;
-  std::vector<json> metrics, timing;
-  if (options.resume) {
-    const std::string dir = run_dir + "/latest";
-    load_weights(*model, dir + "/model.pt", device);
-    load_training_state(dir, optimizer);
-    state = TrainingState::from_json(json::parse(common::read_text(dir + "/state.json")), dir + "/state.json");
-    metrics = read_metrics(run_dir + "/metrics.jsonl", state.epoch);
-    timing = read_metrics(run_dir + "/timing.jsonl", state.epoch);
-    spdlog::info("[train] resuming {} after epoch {}{} (step {})", run_dir, state.epoch,
-                 state.batches_done ? " and " + std::to_string(state.batches_done) + " batches" : std::string(),
-                 state.step);
+std::optional<Validation> Trainer::validate() {
+  if (!data_) throw std::logic_error("Trainer::validate needs a run-mode Trainer");
+  const RunData& d = *data_;
+  if (d.valid.size() == 0) return std::nullopt;
+  const bool was_training = model_->is_training();
+  const double smoothing = config_.train.label_smoothing;
+  Validation v;
+  {
+    torch::NoGradGuard no_grad;
+    model_->eval();
+    const auto options = torch::TensorOptions().device(device_);
+    auto sum = torch::zeros({}, options), objective_sum = torch::zeros({}, options), tokens = torch::zeros({}, options);
+    for (const auto& index : data::sequential_batches(d.valid.size(), config_.train.batch_size)) {
+      const data::Batch b = data::gather_batch(d.valid, index, /*trim=*/true).to(device_);
+      auto features = model_->forward_features(b.src, b.src_valid_len, teacher_forcing_input(b.tgt, bos_));
+      const MaskedLoss l = masked_cross_entropy(*model_, features, b.tgt, b.tgt_valid_len);
+      sum += l.sum;
+      tokens += l.num_tokens;
+      if (smoothing > 0)
+        objective_sum += masked_cross_entropy(*model_, features, b.tgt, b.tgt_valid_len, smoothing).sum;
+    }
+    v.loss = (sum / tokens).item<double>();
+    v.objective = smoothing > 0 ? (objective_sum / tokens).item<double>() : v.loss;
+
+    decoding::Translator translator(model_, d.src_vocab, d.tgt_vocab, config_.data.num_steps, device_);
+    decoding::TranslateOptions topt;
+    topt.batch_size = 256;
+    std::vector<std::string> hyps;
+    for (const auto& t : translator.translate_tokens(d.bleu_sources, topt)) hyps.push_back(t.text());
+    v.bleu = metrics::corpus_bleu(hyps, d.bleu_references).score;
+    v.bleu_sentences = static_cast<int64_t>(d.bleu_references.size());
+  }
+  model_->train(was_training);
+  return v;
+}
+
+void Trainer::save(const std::string& dir) {
+  save_checkpoint(dir, *model_, optimizer_.get(), state_, config_, data_->src_vocab, data_->tgt_vocab);
+}
+
+void Trainer::report(json metrics_line, json timing_line, const std::string& summary) {
+  RunClock& c = *clock_;
+  const std::string& run_dir = options_.output_dir;
+  c.metrics.push_back(std::move(metrics_line));
+  c.timing.push_back(std::move(timing_line));
+  write_lines(run_dir + "/metrics.jsonl", c.metrics);
+  write_lines(run_dir + "/timing.jsonl", c.timing);
+  if (options_.write_curves)
+    options_.write_curves(c.metrics, c.timing, run_dir, config_.model.type + " — " + fs::path(run_dir).filename().string());
+  spdlog::info("{}", summary);
+}
+
+void Trainer::validation_point(int64_t epoch, int64_t batches_done, int64_t num_batches, const torch::Tensor& loss_sum,
+                               const torch::Tensor& token_sum, double lr) {
+  RunClock& c = *clock_;
+  const auto& tc = config_.train;
+  const bool mid_epoch = batches_done < num_batches;
+  c.pause(state_);
+  const double train_loss = (loss_sum / token_sum.clamp_min(1)).item<double>();
+  const double tokens = token_sum.item<double>();
+  if (!std::isfinite(train_loss))
+    throw std::runtime_error("training diverged: the loss is " + std::to_string(train_loss) + " in epoch " +
+                             std::to_string(epoch) + " (step " + std::to_string(state_.step) +
+                             "); the last good checkpoint is " + options_.output_dir + "/latest");
+  double window_loss = 0, window_tokens = 0;
+  for (std::size_t i = 0; i < state_.window_loss_sums.size(); ++i)
+    window_loss += state_.window_loss_sums[i], window_tokens += state_.window_tokens[i];
+  if (mid_epoch) {
+    state_.batches_done = batches_done;
+    state_.partial_loss_sum = loss_sum.item<double>();
+    state_.partial_tokens = tokens;
+  } else {
+    state_.epoch = epoch;
+    state_.batches_done = 0, state_.partial_loss_sum = 0, state_.partial_tokens = 0;
   }
 
-  const bool has_valid = data.valid.size() > 0;
-  decoding::Translator translator(model, data.src_vocab, data.tgt_vocab, config.data.num_steps, device);
-  std::vector<std::vector<std::string>> bleu_sources = data.valid_sources;
-  std::vector<std::string> bleu_refs = data.valid_references;
-  if (tc.valid_bleu_sentences > 0 && static_cast<int64_t>(bleu_sources.size()) > tc.valid_bleu_sentences) {
-    bleu_sources.resize(static_cast<std::size_t>(tc.valid_bleu_sentences));
-    bleu_refs.resize(static_cast<std::size_t>(tc.valid_bleu_sentences));
+  const auto validation_start = Clock::now();
+  const std::optional<Validation> v = validate();
+  json m{{"epoch", epoch},
+         {"step", state_.step},
+         {"mid_epoch", mid_epoch},
+         {"epoch_fraction", static_cast<double>(batches_done) / static_cast<double>(num_batches)},
+         {"train_loss", train_loss},
+         {"train_loss_window", window_loss / std::max(1.0, window_tokens)},
+         {"window_steps", state_.window_loss_sums.size()},
+         {"lr", lr},
+         {"tokens", tokens}};
+  const double score = v ? v->bleu : -train_loss;
+  if (v) {
+    m["valid_loss"] = v->loss;
+    if (tc.label_smoothing > 0) m["valid_objective"] = v->objective;
+    m["valid_bleu"] = v->bleu;
+    m["valid_bleu_sentences"] = v->bleu_sentences;
   }
+  const bool improved = score > state_.best_score;
+  if (improved) state_.best_score = score, state_.best_epoch = epoch, state_.best_step = state_.step;
+  m["best"] = improved;
+  m["best_epoch"] = state_.best_epoch;
+  m["best_step"] = state_.best_step;
+  const double validation_seconds = seconds_since(validation_start);
+  json t{{"epoch", epoch},
+         {"step", state_.step},
+         {"train_seconds", c.report_seconds},
+         {"tokens_per_second", c.report_tokens / std::max(1e-9, c.report_seconds)},
+         {"elapsed_seconds", state_.elapsed_seconds},
+         {"validation_seconds", validation_seconds},
+         {"num_threads", c.threads},
+         {"blas", c.blas.to_json()}};
 
-  std::vector<torch::Tensor> params = model->parameters();
-  SignalGuard signals;
+  std::ostringstream line;
+  line.precision(4);
+  line << "[train] epoch " << epoch << "/" << tc.num_epochs;
+  if (mid_epoch) line << " (" << batches_done << "/" << num_batches << " batches)";
+  line << " step " << state_.step << " loss " << train_loss;
+  if (v) line << " valid_loss " << v->loss << " valid_bleu " << v->bleu;
+  line.precision(0);
+  line << std::fixed << " " << c.report_tokens / std::max(1e-9, c.report_seconds) << " tok/s elapsed "
+       << format_duration(state_.elapsed_seconds) << (improved ? " *" : "");
+  c.report_seconds = 0, c.report_tokens = 0;
+
+  report(std::move(m), std::move(t), line.str());
+  save(options_.output_dir + "/latest");
+  if (improved) save(options_.output_dir + "/best");
+  c.resume();
+}
+
+bool Trainer::run_epoch(int64_t epoch) {
+  const auto& tc = config_.train;
+  const RunData& d = *data_;
+  RunClock& c = *clock_;
   const bool live = common::stderr_is_terminal();
   const double limit_seconds = tc.max_minutes * 60.0;
-  bool out_of_time = false;
-  double train_loss = 0;
-  for (int64_t epoch = state.epoch + 1; epoch <= tc.num_epochs && !out_of_time; ++epoch) {
-    model->train();
-    const auto epoch_start = Clock::now();
-    const double elapsed_before = state.elapsed_seconds;
-    // An interrupted epoch continues where it stopped: same batches (they depend on seed and epoch only),
-    // same partial sums.
-    const auto float_options = torch::TensorOptions().dtype(torch::kFloat).device(device);
-    auto loss_sum = torch::full({}, state.partial_loss_sum, float_options);
-    auto token_sum = torch::full({}, state.partial_tokens, float_options);
-    const auto batches = data::epoch_batches(data.train, tc.batch_size, tc.seed, epoch, tc.bucket);
-    double lr = tc.lr;
-    auto last_draw = Clock::now();
-    const auto first_batch = static_cast<std::size_t>(state.batches_done);
-    const double resumed_tokens = state.partial_tokens;
-    state.batches_done = 0, state.partial_loss_sum = 0, state.partial_tokens = 0;
-    int64_t done = 0;
-    for (std::size_t bi = first_batch; bi < batches.size(); ++bi) {
-      const data::Batch b = data::gather_batch(data.train, batches[bi], /*trim=*/true).to(device);
-      ++state.step;
-      lr = learning_rate(tc.lr_schedule, tc.lr, tc.warmup_steps, state.step);
-      for (auto& group : optimizer.param_groups())
-        static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
-      for (auto& p : params) p.mutable_grad().reset();  // cheaper than zero-filling every gradient
-      auto features = model->forward_features(b.src, b.src_valid_len, teacher_forcing_input(b.tgt, bos));
-      const MaskedLoss l = masked_cross_entropy(*model, features, b.tgt, b.tgt_valid_len, tc.label_smoothing);
-      if (!std::isfinite(l.sum.item<double>()))
-        throw std::runtime_error("training diverged: the loss is not finite in epoch " + std::to_string(epoch) +
-                                 ", step " + std::to_string(state.step) + "; the weights were not updated with it, " +
-                                 "and the last good checkpoint is " + run_dir + "/latest (try a lower train.lr)");
-      l.mean().backward();
-      if (tc.grad_clip > 0) optimizer.clip_grad_norm(tc.grad_clip);
-      optimizer.step();
-      loss_sum += l.sum.detach();
-      token_sum += l.num_tokens;
-      ++done;
-      const double elapsed = elapsed_before + seconds_since(epoch_start);
-      // Progress: a live line on a terminal (twice a second), a log line every 5 minutes otherwise.
-      if (std::chrono::duration<double>(Clock::now() - last_draw).count() > (live ? 0.5 : 300.0)) {
-        last_draw = Clock::now();
-        const double frac = static_cast<double>(first_batch + done) / static_cast<double>(batches.size());
-        const double epoch_secs = seconds_since(epoch_start);
-        const double per_batch = epoch_secs / static_cast<double>(done);
-        const double remaining = per_batch * static_cast<double>(batches.size() - first_batch - done) +
-                                 per_batch * static_cast<double>(batches.size()) * static_cast<double>(tc.num_epochs - epoch);
-        char text[160];
-        std::snprintf(text, sizeof text, "[train] epoch %lld/%lld %3.0f%% loss %.3f %.0f tok/s ETA %s",
-                      static_cast<long long>(epoch), static_cast<long long>(tc.num_epochs), 100 * frac,
-                      (loss_sum / token_sum).item<double>(), (token_sum.item<double>() - resumed_tokens) / epoch_secs,
-                      format_duration(limit_seconds > 0 ? std::min(remaining, limit_seconds - elapsed) : remaining).c_str());
-        if (live) {
-          std::fprintf(stderr, "\r%s   ", text);
-          std::fflush(stderr);
-        } else {
-          spdlog::info("{}", text);
-        }
-      }
-      if (const int sig = g_signal.load()) {
-        if (live) std::fprintf(stderr, "\n");
-        state.batches_done = static_cast<int64_t>(bi + 1);
-        state.partial_loss_sum = loss_sum.item<double>();
-        state.partial_tokens = token_sum.item<double>();
-        state.elapsed_seconds = elapsed;
-        save_checkpoint(run_dir + "/latest", *model, &optimizer, state, config, data.src_vocab, data.tgt_vocab);
-        spdlog::warn("[train] signal {}: stopped in epoch {} after batch {}/{}; latest checkpoint written, "
-                     "continue with --resume", sig, epoch, bi + 1, batches.size());
-        throw TrainingInterrupted(sig);
-      }
-      if (limit_seconds > 0 && elapsed >= limit_seconds) {
-        out_of_time = true;
-        break;
+  model_->train();
+  // A stopped epoch continues where it stopped: same batches (they depend on seed and epoch only), same partial sums.
+  const auto float_options = torch::TensorOptions().dtype(torch::kFloat).device(device_);
+  auto loss_sum = torch::full({}, state_.partial_loss_sum, float_options);
+  auto token_sum = torch::full({}, state_.partial_tokens, float_options);
+  const auto batches = data::epoch_batches(d.train, tc.batch_size, tc.seed, epoch, tc.bucket);
+  const auto num_batches = static_cast<int64_t>(batches.size());
+  const std::size_t window = tc.valid_every_steps > 0 ? static_cast<std::size_t>(tc.valid_every_steps) : batches.size();
+  const auto first_batch = static_cast<std::size_t>(state_.batches_done);
+  const auto epoch_start = Clock::now();
+  double lr = tc.lr, epoch_tokens = 0;
+  auto last_draw = Clock::now();
+  for (std::size_t bi = first_batch; bi < batches.size(); ++bi) {
+    const data::Batch cpu_batch = data::gather_batch(d.train, batches[bi], /*trim=*/true);
+    const double batch_tokens = target_tokens(cpu_batch);
+    const StepResult r = train_step(cpu_batch.to(device_));
+    lr = r.lr;
+    loss_sum += r.loss_sum;
+    token_sum += r.tokens;
+    epoch_tokens += batch_tokens, c.report_tokens += batch_tokens;
+    state_.window_loss_sums.push_back(r.loss_sum_value);
+    state_.window_tokens.push_back(batch_tokens);
+    while (state_.window_loss_sums.size() > window) {
+      state_.window_loss_sums.erase(state_.window_loss_sums.begin());
+      state_.window_tokens.erase(state_.window_tokens.begin());
+    }
+    const auto done = static_cast<int64_t>(bi + 1);
+    // Progress: a live line on a terminal (twice a second), a log line every 5 minutes otherwise.
+    if (std::chrono::duration<double>(Clock::now() - last_draw).count() > (live ? 0.5 : 300.0)) {
+      last_draw = Clock::now();
+      const double epoch_secs = seconds_since(epoch_start);
+      const double per_batch = epoch_secs / static_cast<double>(bi + 1 - first_batch);
+      const double remaining = per_batch * static_cast<double>(num_batches - done) +
+                               per_batch * static_cast<double>(num_batches) * static_cast<double>(tc.num_epochs - epoch);
+      char text[160];
+      std::snprintf(text, sizeof text, "[train] epoch %lld/%lld %3.0f%% loss %.3f %.0f tok/s ETA %s",
+                    static_cast<long long>(epoch), static_cast<long long>(tc.num_epochs),
+                    100.0 * static_cast<double>(done) / static_cast<double>(num_batches),
+                    (loss_sum / token_sum).item<double>(), epoch_tokens / epoch_secs,
+                    format_duration(limit_seconds > 0 ? std::min(remaining, limit_seconds - c.invocation_now())
+                                                      : remaining).c_str());
+      if (live) {
+        std::fprintf(stderr, "\r%s   ", text);
+        std::fflush(stderr);
+      } else {
+        spdlog::info("{}", text);
       }
     }
-    if (live) std::fprintf(stderr, "\r%80s\r", "");
-    const double train_seconds = seconds_since(epoch_start);
-    const double tokens = token_sum.item<double>();
-    const double session_tokens = tokens - resumed_tokens;
-    train_loss = (loss_sum / token_sum.clamp_min(1)).item<double>();
-    if (!std::isfinite(train_loss))
-      throw std::runtime_error("training diverged: the loss is " + std::to_string(train_loss) + " in epoch " +
-                                  std::to_string(epoch) + " (step " + std::to_string(state.step) +
-                                  "); the last good checkpoint is " + run_dir + "/latest");
-    state.epoch = epoch;
-    state.elapsed_seconds = elapsed_before + train_seconds;
-
-    json m{{"epoch", epoch},
-           {"step", state.step},
-           {"train_loss", train_loss},
-           {"lr", lr},
-           {"tokens", tokens},
-           {"num_threads", threads},
-           {"blas", blas.to_json()}};
-    timing.push_back({{"epoch", epoch},
-                      {"tokens_per_second", session_tokens / train_seconds},
-                      {"train_seconds", train_seconds},
-                      {"elapsed_seconds", state.elapsed_seconds}});
-    if (out_of_time) m["partial_epoch"] = true;
-    double score = -train_loss;
-    if (has_valid) {
-      const double valid_loss = evaluate_loss(*model, data.valid, tc.batch_size, bos, device);
-      decoding::TranslateOptions topt;
-      topt.batch_size = 256;
-      std::vector<std::string> hyps;
-      for (const auto& t : translator.translate_tokens(bleu_sources, topt)) hyps.push_back(t.text());
-      const metrics::CorpusBleu bleu = metrics::corpus_bleu(hyps, bleu_refs);
-      score = bleu.score;
-      m["valid_loss"] = valid_loss;
-      m["valid_bleu"] = bleu.score;
-      m["valid_bleu_sentences"] = bleu_refs.size();
+    if (done < num_batches && tc.valid_every_steps > 0 && state_.step % tc.valid_every_steps == 0) {
+      if (live) std::fprintf(stderr, "\r%80s\r", "");
+      validation_point(epoch, done, num_batches, loss_sum, token_sum, lr);
     }
-    const bool improved = score > state.best_score;
-    if (improved) state.best_score = score, state.best_epoch = epoch;
-    m["best_epoch"] = state.best_epoch;
-    metrics.push_back(m);
-
-    for (const auto* lines : {&metrics, &timing}) {
-      std::string text;
-      for (const auto& line : *lines) text += line.dump() + "\n";
-      common::write_text_atomic(run_dir + (lines == &metrics ? "/metrics.jsonl" : "/timing.jsonl"), text);
+    const int sig = g_signal.load();
+    const bool out_of_time = limit_seconds > 0 && c.invocation_now() >= limit_seconds;
+    if (sig == 0 && (done == num_batches || !out_of_time)) continue;  // the time limit at the last batch: below
+    // Stopped inside the epoch (signal, or the time limit before its last batch): latest/ records the position.
+    if (live) std::fprintf(stderr, "\n");
+    c.pause(state_);
+    c.resume();
+    state_.batches_done = done;
+    state_.partial_loss_sum = loss_sum.item<double>();
+    state_.partial_tokens = token_sum.item<double>();
+    save(options_.output_dir + "/latest");
+    if (sig) {
+      spdlog::warn("[train] signal {}: stopped in epoch {} after batch {}/{}; latest checkpoint written, "
+                   "continue with --resume", sig, epoch, done, num_batches);
+      throw TrainingInterrupted(sig);
     }
-    save_checkpoint(run_dir + "/latest", *model, &optimizer, state, config, data.src_vocab, data.tgt_vocab);
-    if (improved) save_checkpoint(run_dir + "/best", *model, &optimizer, state, config, data.src_vocab, data.tgt_vocab);
-    write_curves(metrics, run_dir, config.model.type + " — " + fs::path(run_dir).filename().string());
-
-    std::ostringstream line;
-    line.precision(4);
-    line << "[train] epoch " << epoch << "/" << tc.num_epochs << " loss " << train_loss;
-    if (has_valid) line << " valid_loss " << m["valid_loss"].get<double>() << " valid_bleu " << m["valid_bleu"].get<double>();
-    line.precision(0);
-    line << std::fixed << " " << session_tokens / train_seconds << " tok/s elapsed " << format_duration(state.elapsed_seconds)
-         << (improved ? " *" : "");
-    spdlog::info("{}", line.str());
+    spdlog::info("[train] stopped after {:.1f} minutes of training (train.max_minutes) in epoch {} after batch "
+                 "{}/{}; latest checkpoint written, continue with --resume", tc.max_minutes, epoch, done, num_batches);
+    return false;
   }
-  if (out_of_time) spdlog::info("[train] stopped after {:.1f} minutes (train.max_minutes)", tc.max_minutes);
-  spdlog::info("[train] done: {} epochs in {}, best epoch {}; run directory {}", state.epoch,
-               format_duration(state.elapsed_seconds), state.best_epoch, run_dir);
-  return {state.epoch, train_loss, state.best_score, state.elapsed_seconds};
+  if (live) std::fprintf(stderr, "\r%80s\r", "");
+  validation_point(epoch, num_batches, num_batches, loss_sum, token_sum, lr);
+  if (limit_seconds > 0 && c.invocation_now() >= limit_seconds) {
+    spdlog::info("[train] stopped after {:.1f} minutes of training (train.max_minutes) at the end of epoch {}",
+                 tc.max_minutes, epoch);
+    return false;
+  }
+  return true;
+}
+
+TrainResult Trainer::run() {
+  if (!data_) throw std::logic_error("Trainer::run needs a run-mode Trainer");
+  SignalGuard signals;
+  const auto& tc = config_.train;
+  clock_->resume();
+  for (int64_t epoch = state_.epoch + 1; epoch <= tc.num_epochs; ++epoch)
+    if (!run_epoch(epoch)) break;
+  double train_loss = 0;
+  for (auto it = clock_->metrics.rbegin(); it != clock_->metrics.rend(); ++it)
+    if (!it->value("mid_epoch", false)) {
+      train_loss = it->at("train_loss").get<double>();
+      break;
+    }
+  spdlog::info("[train] done: {} epochs in {}, best epoch {} (step {}); run directory {}", state_.epoch,
+               format_duration(state_.elapsed_seconds), state_.best_epoch, state_.best_step, options_.output_dir);
+  return {state_.epoch, train_loss, state_.best_score, state_.elapsed_seconds};
+}
+
+TrainResult train(common::Config config, const TrainOptions& options) {
+  return Trainer(std::move(config), options).run();
 }
 
 }  // namespace nmt::train

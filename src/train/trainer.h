@@ -1,14 +1,35 @@
 #pragma once
-// The training loop (d2l.ai §10.7 train_seq2seq): teacher forcing, masked cross-entropy, Adam, gradient
-// clipping, per-epoch validation, metrics and checkpoints in a run directory.
+// The training loop (d2l.ai §10.7 train_seq2seq: teacher forcing, masked cross-entropy, Adam, gradient clipping)
+// as a class with one method per phase, in the manner of JoeyNMT's TrainManager (training.py: _train_step,
+// _validate, _save_checkpoint, init_from_checkpoint) and Marian's Scheduler/TrainingState: validation every
+// train.valid_every_steps updates and at epoch ends, metrics and checkpoints in a run directory, resumable
+// after a signal or the time limit.
 
+#include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <torch/types.h>
 
 #include "common/config.h"
+#include "data/dataset.h"
+#include "models/seq2seq.h"
+#include "train/checkpoint.h"
 
 namespace nmt::train {
+
+class FusedAdam;
+
+/// Draws the training curves after each validation from every metrics.jsonl and timing.jsonl line so far
+/// (`metrics`, `timing`), into `run_dir`, with figure title `title`. The trainer calls it and lets its
+/// exceptions through; `nmt train` wires it to plot::write_training_curves (so nmt_core draws nothing).
+using CurveWriter = std::function<void(const std::vector<nlohmann::json>& metrics,
+                                       const std::vector<nlohmann::json>& timing, const std::string& run_dir,
+                                       const std::string& title)>;
 
 /// How `nmt train` was asked to run.
 struct TrainOptions {
@@ -16,7 +37,8 @@ struct TrainOptions {
   bool resume = false;                    ///< continue from output_dir/latest
   bool overwrite = false;                 ///< replace a run already in output_dir
   std::optional<int64_t> num_epochs;      ///< overrides train.num_epochs (also when resuming)
-  std::optional<double> max_minutes;      ///< overrides train.max_minutes
+  std::optional<double> max_minutes;      ///< overrides train.max_minutes (also when resuming)
+  CurveWriter write_curves;               ///< called after each validation; empty = no figures
 };
 
 /// Thrown when SIGINT or SIGTERM stopped training after the current step; `latest/` then holds that step,
@@ -30,25 +52,122 @@ class TrainingInterrupted : public std::runtime_error {
   int signal_number_;
 };
 
-/// Summary of a finished run.
+/// Summary of a finished (or time-limited) invocation.
 struct TrainResult {
   int64_t epochs = 0;           ///< epochs completed in total
-  double train_loss = 0;        ///< last epoch's cross-entropy per target token (nats)
+  double train_loss = 0;        ///< last completed epoch's training objective per target token (nats; the
+                                ///< label-smoothed cross-entropy, plain cross-entropy when label_smoothing is 0)
   double best_score = 0;        ///< best valid BLEU (0..100), or -train loss without a valid split
-  double seconds = 0;           ///< training wall time of the whole run (s)
+  double seconds = 0;           ///< training wall time of the whole run, validation excluded (s)
 };
 
-/// Trains `config` into `options.output_dir`, which receives config.json (defaults filled in), src_vocab.txt,
-/// tgt_vocab.txt, the split files ({valid,test}.{src,ref}), metrics.jsonl (one object per epoch, only values
-/// that the config and seed determine, so that reruns give identical files), timing.jsonl (tokens/s and wall
-/// times per epoch), the
-/// checkpoints latest/ and best/ (best by valid BLEU, or by train loss without a valid split), and the
-/// training-curve figures. With `resume`, the config stored in the run directory is used (apart from the
-/// overrides) and training continues from latest/ to the same weights an uninterrupted run reaches.
-/// SIGINT/SIGTERM finish the current step, write latest/ (with the position inside the epoch) and throw
-/// TrainingInterrupted. Throws std::invalid_argument when the directory holds a run and neither resume nor
-/// overwrite is set; std::runtime_error on I/O errors and on a NaN/infinite loss (naming epoch and step;
-/// the weights are not updated with it, and the last checkpoint stays).
+/// What one update did. The tensors stay on the device, so accumulating them costs no host synchronisation;
+/// the step's one synchronisation is reading the loss for the finiteness check (loss_sum_value).
+struct StepResult {
+  torch::Tensor loss_sum;       ///< 0-dim float, detached: Σ training objective over the batch's target tokens (nats)
+  torch::Tensor tokens;         ///< 0-dim float: target tokens of the batch (Σ tgt_valid_len clamped to its columns)
+  double loss_sum_value = 0;    ///< loss_sum on the host
+  double lr = 0;                ///< learning rate of this update (train.lr_schedule at `step`)
+  int64_t step = 0;             ///< number of this update in the run, from 1
+};
+
+/// Seconds spent in the parts of train_step, summed over the calls that were given this object (benchmarks).
+/// Taken with the host clock, so on an asynchronous device they are launch times, not kernel times.
+struct StepTimes {
+  double forward = 0;   ///< teacher-forcing input and forward_features
+  double loss = 0;      ///< masked_cross_entropy and the host read of its sum
+  double backward = 0;  ///< backward of the mean loss
+  double clip = 0;      ///< gradient-norm clipping
+  double adam = 0;      ///< the Adam update
+};
+
+/// Valid-split figures of one validation.
+struct Validation {
+  double loss = 0;            ///< masked cross-entropy per target token (nats), no label smoothing
+  double objective = 0;       ///< the same with train.label_smoothing (equals `loss` when it is 0)
+  double bleu = 0;            ///< corpus BLEU (0..100) of the greedy translations (metrics::corpus_bleu, sacreBLEU defaults)
+  int64_t bleu_sentences = 0; ///< valid sentences translated for `bleu` (train.valid_bleu_sentences, 0 = all)
+};
+
+struct RunData;
+struct RunClock;
+
+/// Trains one model. A run-mode Trainer owns a run directory, which receives config.json (defaults filled
+/// in), src_vocab.txt, tgt_vocab.txt, the split files ({valid,test}.{src,ref}), metrics.jsonl (one object per
+/// validation holding only values the config and seed determine, so reruns on the same machine give identical
+/// files), timing.jsonl (one object per validation: wall times, tokens/s, threads and BLAS kernels), the
+/// checkpoints latest/ and best/ (best by valid BLEU, or by train loss without a valid split), and, through
+/// TrainOptions::write_curves, the training-curve figures. Validation happens every train.valid_every_steps
+/// updates (when > 0) and at every epoch end. A step-only Trainer (the benchmarks) just runs train_step().
+class Trainer {
+ public:
+  /// Run mode: prepare_run_dir(), then device, threads and seed, data and vocabularies, model and optimiser,
+  /// then restore() when options.resume. With resume, the config stored in the run directory is used (apart
+  /// from the overrides). Throws std::invalid_argument when the directory holds a run and neither resume nor
+  /// overwrite is set, or for a bad config; std::runtime_error on I/O and data errors.
+  Trainer(common::Config config, TrainOptions options);
+
+  /// Step-only mode: trains `model` where it lives with config.train's optimiser, schedule, clipping and
+  /// label smoothing; `bos` is the target `<bos>` id. run(), validate() throw std::logic_error.
+  Trainer(const common::Config& config, models::Seq2SeqModel model, int64_t bos);
+
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  /// Trains until train.num_epochs epochs are done or this invocation has trained train.max_minutes (then
+  /// latest/ holds the position inside the epoch, which is not marked done, and --resume continues as an
+  /// uninterrupted run would). SIGINT/SIGTERM finish the current step, write latest/ (with the position inside
+  /// the epoch) and throw TrainingInterrupted. Throws std::runtime_error on I/O errors and on a NaN/infinite
+  /// loss (naming epoch and step; the weights are not updated with it, and the last checkpoint stays).
+  TrainResult run();
+
+  /// One update on `batch` (on the model's device; `[batch, steps]` src/tgt, `[batch]` valid lengths):
+  /// learning rate for the next step number, gradients reset, teacher-forced forward (`<bos>` + tgt[:, :-1]),
+  /// masked cross-entropy with train.label_smoothing, backward of its mean, gradient-norm clipping
+  /// (train.grad_clip > 0), Adam. `times`, when given, receives the seconds of each part. Throws
+  /// std::runtime_error naming epoch and step when the loss is not finite (before the weights change).
+  StepResult train_step(const data::Batch& batch, StepTimes* times = nullptr);
+
+  /// Loss (plain and label-smoothed) over the valid split and BLEU of greedy translations of its first
+  /// train.valid_bleu_sentences sentences, in eval mode without gradients; puts the model back into the
+  /// train/eval mode it was in. std::nullopt without a valid split.
+  std::optional<Validation> validate();
+
+  /// The model being trained.
+  models::Seq2SeqModel& model() { return model_; }
+  /// Position and best score (what state.json of the next checkpoint will hold).
+  const TrainingState& state() const { return state_; }
+
+ private:
+  /// Resolves the config (the run directory's on resume, then the overrides), checks and clears the run
+  /// directory (--overwrite) and writes config.json.
+  void prepare_run_dir();
+  /// Loads latest/ (weights, optimiser, RNG, state.json) and the metrics/timing lines up to its step.
+  void restore();
+  /// Trains epoch `epoch` from state_.batches_done; returns false when the time limit stopped the run.
+  bool run_epoch(int64_t epoch);
+  /// Validates, logs and checkpoints at the current step (mid-epoch when `batches_done` < `num_batches`).
+  void validation_point(int64_t epoch, int64_t batches_done, int64_t num_batches, const torch::Tensor& loss_sum,
+                        const torch::Tensor& token_sum, double lr);
+  /// Writes a checkpoint of the current model, optimiser, RNG and state_ to `dir` (latest/ or best/).
+  void save(const std::string& dir);
+  /// Appends one metrics and one timing line, rewrites both files, draws the curves (options_.write_curves)
+  /// and logs `summary`.
+  void report(nlohmann::json metrics_line, nlohmann::json timing_line, const std::string& summary);
+
+  common::Config config_;                  ///< the resolved config (overrides applied)
+  TrainOptions options_;                   ///< run directory, resume/overwrite, curve writer
+  c10::Device device_;                     ///< where the model and the batches live
+  models::Seq2SeqModel model_;             ///< the model being trained
+  std::unique_ptr<FusedAdam> optimizer_;   ///< Adam over model_'s parameters
+  int64_t bos_ = 0;                        ///< target `<bos>` id (teacher-forcing input)
+  TrainingState state_;                    ///< position, best score, step window (saved with each checkpoint)
+  std::unique_ptr<RunData> data_;          ///< splits, vocabularies, BLEU sentences; null in step-only mode
+  std::unique_ptr<RunClock> clock_;        ///< wall clocks and the metrics/timing lines; null in step-only mode
+};
+
+/// Trains `config` into `options.output_dir`: Trainer(config, options).run() (see Trainer).
 TrainResult train(common::Config config, const TrainOptions& options);
 
 }  // namespace nmt::train

@@ -43,6 +43,30 @@ Config tiny_config(const std::string& type, int64_t epochs, double dropout) {
   return c;
 }
 
+/// The lines of a run's metrics.jsonl, parsed.
+std::vector<nlohmann::json> read_metrics(const fs::path& dir) {
+  std::vector<nlohmann::json> out;
+  for (const auto& line : nmt::common::read_lines((dir / "metrics.jsonl").string()))
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+/// A checkpoint's state.json, parsed.
+nlohmann::json read_state(const fs::path& checkpoint) {
+  return nlohmann::json::parse(nmt::common::read_text((checkpoint / "state.json").string()));
+}
+
+/// Checks that two runs' latest/ checkpoints hold bit-identical weights.
+void check_same_weights(const fs::path& a, const fs::path& b) {
+  auto wa = nmt::train::load_checkpoint((a / "latest").string(), torch::kCPU);
+  auto wb = nmt::train::load_checkpoint((b / "latest").string(), torch::kCPU);
+  const auto pb = wb.model->named_parameters();
+  for (const auto& p : wa.model->named_parameters()) {
+    INFO(p.key());
+    CHECK(torch::equal(p.value(), pb[p.key()]));
+  }
+}
+
 std::vector<std::string> read_sources() {
   const auto corpus = nmt::data::read_corpus(NMT_SOURCE_DIR "/tests/fixtures/overfit_fra.txt", std::nullopt);
   std::vector<std::string> out;
@@ -56,7 +80,7 @@ std::vector<std::string> read_sources() {
 
 }  // namespace
 
-TEST_CASE("training overfits a few pairs and checkpoints round-trip", "[train][.slow-ish]") {
+TEST_CASE("training overfits a few pairs and checkpoints round-trip", "[train][slow]") {
   const std::string type = GENERATE(as<std::string>{}, "seq2seq", "seq2seq_attention", "transformer");
   const fs::path dir = fresh_dir("overfit_" + type);
   nmt::train::TrainOptions options;
@@ -66,10 +90,15 @@ TEST_CASE("training overfits a few pairs and checkpoints round-trip", "[train][.
   CHECK(result.epochs == 150);
   CHECK(result.train_loss < 0.05);
 
-  for (const char* f : {"config.json", "src_vocab.txt", "tgt_vocab.txt", "metrics.jsonl", "latest/model.pt",
-                        "latest/optimizer.pt", "best/model.pt", "best/config.json", "best/state.json"})
+  for (const char* f : {"config.json", "src_vocab.txt", "tgt_vocab.txt", "metrics.jsonl", "timing.jsonl",
+                        "latest/model.pt", "latest/optimizer.pt", "best/model.pt", "best/config.json",
+                        "best/state.json"})
     CHECK(fs::exists(dir / f));
-  CHECK(nmt::common::read_lines((dir / "metrics.jsonl").string()).size() == 150);
+  CHECK(!fs::exists(dir / "curves.png"));  // drawing is the CLI's (TrainOptions::write_curves)
+  const auto metrics = read_metrics(dir);
+  REQUIRE(metrics.size() == 150);
+  CHECK(metrics.front().at("train_loss").get<double>() > 1.0);  // it did start from an untrained model
+  CHECK(metrics.back().at("train_loss").get<double>() == result.train_loss);
 
   // Every training pair translates exactly.
   auto ckpt = nmt::train::load_checkpoint((dir / "latest").string(), torch::kCPU);
@@ -94,32 +123,128 @@ TEST_CASE("training overfits a few pairs and checkpoints round-trip", "[train][.
   }
 }
 
-TEST_CASE("resuming ends with the same weights as an uninterrupted run", "[train]") {
+TEST_CASE("a run stopped mid-epoch resumes to the same weights and metrics as an uninterrupted run", "[train]") {
   const std::string type = GENERATE(as<std::string>{}, "seq2seq_attention", "transformer");
-  const fs::path a = fresh_dir("resume_a_" + type), b = fresh_dir("resume_b_" + type);
-  const Config config = tiny_config(type, 6, 0.2);  // dropout exercises the saved RNG state
+  INFO("model " << type);
+  Config config = tiny_config(type, 6, 0.2);  // dropout exercises the saved RNG state
+  config.train.batch_size = 2;                // 4 batches per epoch
+  config.train.valid_every_steps = 3;         // mid-epoch lines and a smoothing window that spans the stop
+  const fs::path a = fresh_dir("stop_a_" + type), b = fresh_dir("stop_b_" + type);
   nmt::train::TrainOptions full;
   full.output_dir = a.string();
   nmt::train::train(config, full);
 
-  nmt::train::TrainOptions first = full;
-  first.output_dir = b.string();
-  first.num_epochs = 3;
-  nmt::train::train(config, first);
-  nmt::train::TrainOptions rest = first;
-  rest.resume = true;
-  rest.num_epochs = 6;
-  nmt::train::train(config, rest);
-
-  auto wa = nmt::train::load_checkpoint((a / "latest").string(), torch::kCPU);
-  auto wb = nmt::train::load_checkpoint((b / "latest").string(), torch::kCPU);
-  CHECK(wb.state.epoch == 6);
-  const auto pb = wb.model->named_parameters();
-  for (const auto& p : wa.model->named_parameters()) {
-    INFO(p.key());
-    CHECK(torch::equal(p.value(), pb[p.key()]));
+  nmt::train::TrainOptions part = full;
+  part.output_dir = b.string();
+  constexpr double kOneStep = 1e-6;  // minutes (60 µs): the limit is reached after the first step of an invocation
+  SECTION("a time-limited first invocation") {
+    part.max_minutes = kOneStep;
+    const auto first = nmt::train::train(config, part);
+    CHECK(first.epochs == 0);
   }
-  CHECK(nmt::common::read_lines((b / "metrics.jsonl").string()).size() == 6);
+  SECTION("an epoch boundary, then a time-limited invocation") {
+    part.num_epochs = 2;
+    nmt::train::train(config, part);
+    CHECK(read_state(b / "latest").at("batches_done") == 0);
+    part.resume = true;
+    part.num_epochs = 6;
+    part.max_minutes = kOneStep;
+    nmt::train::train(config, part);
+  }
+  // The stopped run recorded a position inside an epoch that is not marked done.
+  const auto stopped = read_state(b / "latest");
+  CHECK(stopped.at("batches_done").get<int64_t>() == 1);
+  CHECK(stopped.at("step").get<int64_t>() == 4 * stopped.at("epoch").get<int64_t>() + 1);
+
+  part.resume = true;
+  part.num_epochs = 6;
+  part.max_minutes = 0.0;  // the limit applies to each invocation; this one has none
+  const auto rest = nmt::train::train(config, part);
+  CHECK(rest.epochs == 6);
+  CHECK(read_state(b / "latest").at("epoch") == 6);
+  check_same_weights(a, b);
+  const std::string ma = nmt::common::read_text((a / "metrics.jsonl").string());
+  CHECK(ma == nmt::common::read_text((b / "metrics.jsonl").string()));
+  CHECK(read_metrics(b).size() == 6 + 6);  // 6 epoch ends + steps 3, 6, 9, 15, 18, 21 (12 and 24 end epochs)
+}
+
+TEST_CASE("valid_every_steps validates mid-epoch without changing training", "[train]") {
+  Config config = tiny_config("seq2seq_attention", 2, 0.2);
+  config.data.valid_ratio = 0.25;  // 2 of the 8 sources: 6 training pairs
+  config.train.batch_size = 2;     // 3 batches per epoch
+  config.train.label_smoothing = 0.1;
+  const fs::path plain = fresh_dir("vsteps_plain"), every = fresh_dir("vsteps_every"), again = fresh_dir("vsteps_again");
+  nmt::train::TrainOptions options;
+  options.output_dir = plain.string();
+  nmt::train::train(config, options);
+  config.train.valid_every_steps = 2;
+  options.output_dir = every.string();
+  nmt::train::train(config, options);
+
+  const auto p = read_metrics(plain), e = read_metrics(every);
+  REQUIRE(p.size() == 2);
+  REQUIRE(e.size() == 4);
+  const std::vector<int64_t> steps{2, 3, 4, 6}, epochs{1, 1, 2, 2};
+  const std::vector<bool> mid{true, false, true, false};
+  for (std::size_t i = 0; i < e.size(); ++i) {
+    INFO("line " << i);
+    CHECK(e[i].at("step") == steps[i]);
+    CHECK(e[i].at("epoch") == epochs[i]);
+    CHECK(e[i].at("mid_epoch") == mid[i]);
+    CHECK(e[i].at("valid_bleu_sentences") == 2);
+    CHECK(e[i].contains("valid_objective"));  // label smoothing: both the objective and plain cross-entropy
+    CHECK(e[i].at("valid_objective") != e[i].at("valid_loss"));
+    CHECK(!e[i].contains("blas"));  // machine-dependent values are in timing.jsonl
+    CHECK(!e[i].contains("num_threads"));
+  }
+  CHECK(e[0].at("epoch_fraction").get<double>() == Approx(2.0 / 3.0));
+  CHECK(e[0].at("best") == true);  // the first validation is always the best so far: best/ written mid-epoch
+  // Validation does not disturb training: epoch-end losses and the weights equal those of the plain run.
+  CHECK(e[1].at("train_loss") == p[0].at("train_loss"));
+  CHECK(e[3].at("train_loss") == p[1].at("train_loss"));
+  CHECK(e[3].at("valid_bleu") == p[1].at("valid_bleu"));
+  CHECK(e[3].at("valid_loss") == p[1].at("valid_loss"));
+  check_same_weights(plain, every);
+  // best/ holds the last line flagged best.
+  int64_t best_step = 0;
+  for (const auto& line : e)
+    if (line.at("best").get<bool>()) best_step = line.at("step").get<int64_t>();
+  const auto best = read_state(every / "best");
+  CHECK(best.at("step") == best_step);
+  CHECK(best.at("best_step") == best_step);
+  // The smoothing window (valid_every_steps updates): at step 4, steps 3 and 4.
+  CHECK(e[2].at("window_steps") == 2);
+  CHECK(e[2].at("train_loss_window").get<double>() > 0);
+
+  // metrics.jsonl holds only what config and seed determine: a rerun writes the same bytes.
+  options.output_dir = again.string();
+  nmt::train::train(config, options);
+  CHECK(nmt::common::read_text((every / "metrics.jsonl").string()) ==
+        nmt::common::read_text((again / "metrics.jsonl").string()));
+  CHECK(nmt::common::read_lines((again / "timing.jsonl").string()).size() == 4);
+}
+
+TEST_CASE("Trainer::validate restores the model's train/eval mode", "[train]") {
+  Config config = tiny_config("transformer", 1, 0.1);
+  config.data.valid_ratio = 0.25;
+  const fs::path dir = fresh_dir("validate_mode");
+  nmt::train::TrainOptions options;
+  options.output_dir = dir.string();
+  nmt::train::Trainer trainer(config, options);
+  trainer.model()->eval();
+  const auto v = trainer.validate();
+  REQUIRE(v.has_value());
+  CHECK_FALSE(trainer.model()->is_training());
+  trainer.model()->train();
+  const auto w = trainer.validate();
+  CHECK(trainer.model()->is_training());
+  REQUIRE(w.has_value());
+  // Same weights, eval mode both times (dropout off): the same figures; no smoothing: objective = cross-entropy.
+  CHECK(w->loss == v->loss);
+  CHECK(w->bleu == v->bleu);
+  CHECK(v->objective == v->loss);
+  CHECK(v->bleu_sentences == 2);
+  CHECK(v->loss > 0);
 }
 
 TEST_CASE("bad checkpoints give clear errors", "[checkpoint]") {
