@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
-#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
