@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
-# Training and decoding throughput of nmt against the d2l.ai PyTorch Python code on the same library
-# (Debian python3-torch = LibTorch 1.13.1), on the full fra-eng corpus, in d2l's units (target tokens/s).
+# Training and decoding throughput of nmt against the same models written in plain PyTorch
+# (bench/reference/torch_reference.py: nn.GRU, nn.MultiheadAttention, F.cross_entropy, torch.optim.Adam) on the same
+# library (Debian python3-torch = LibTorch 1.13.1), on the full fra-eng corpus, in d2l's units (target tokens/s).
 #
 #   scripts/bench.sh
 #
 # Builds the nmt_bench target, then for each model type and size runs, one after another (interleaved):
 #   1. nmt_bench                      (OPENBLAS_CORETYPE unset: nmt picks its kernels itself, see common/blas.h)
-#   2. bench/reference/d2l_reference.py with OpenBLAS's default kernels (OPENBLAS_CORETYPE unset:
+#   2. bench/reference/torch_reference.py with OpenBLAS's default kernels (OPENBLAS_CORETYPE unset:
 #      what a PyTorch user gets)
 #   3. the same with OPENBLAS_CORETYPE (and OPENBLAS_THREAD_TIMEOUT) set as nmt_bench reported (same kernels as nmt)
 # Sizes: book  = d2l's (embed 32, hiddens 32, 2 layers, batch 64; Transformer 4 heads, FFN 64)
 #        large = embed 256, hiddens 256, 2 layers, batch 128; Transformer 4 heads, FFN 1024
 # num_steps 10, min_freq 2, dropout 0.1, Adam at a constant lr 0.005 (large Transformer 0.001, see model_flags),
-# all pairs, no held-out split, d2l-like random batches.
+# all pairs, no held-out split, random batches trimmed to their longest sentence.
 # Inside each run the GEMM ceiling (a 1024² sgemm) is probed right before every timed training step, and
 # batched and one-at-a-time decoding alternate in 8 rounds, so that the machine's changing speed lands on both
-# sides of each ratio (bench/train_bench.cpp, bench/reference/d2l_reference.py).
+# sides of each ratio (bench/train_bench.cpp, bench/reference/torch_reference.py).
 # Writes bench/results/bench-<UTC date>.json (every run's JSON object plus the settings) and prints a markdown
 # table, followed by the memory check: peak resident memory of the large (full-data) runs against 2 GiB.
 #
@@ -25,7 +26,7 @@
 #   NMT_BENCH_SIZES [book,large]  sizes to run
 #   NMT_BENCH_MODELS [seq2seq,seq2seq_attention,transformer]
 #   NMT_BENCH_DECODE [2000]       sentences for batched greedy decoding (batch NMT_BENCH_DECODE_BATCH [128])
-#   NMT_BENCH_DECODE1 [500]       sentences decoded one at a time (d2l predict_seq2seq style)
+#   NMT_BENCH_DECODE1 [500]       sentences decoded one at a time (batch size 1)
 #   NMT_BENCH_DECODE_TRAIN [30]   seconds of further (untimed) training before decoding, so that the models
 #                                 emit sentences of realistic length (decoding time follows output length)
 #   NMT_BENCH_NUM_EXAMPLES [0]    use only the first N pairs (0 = all; for smoke runs)
@@ -47,6 +48,7 @@ decode_train="${NMT_BENCH_DECODE_TRAIN:-30}"
 num_examples="${NMT_BENCH_NUM_EXAMPLES:-0}"
 python="${NMT_BENCH_PYTHON:-/usr/bin/python3}"
 out_dir="${NMT_BENCH_OUT:-$root/bench/results}"
+reference="$root/bench/reference/torch_reference.py"
 
 if ! "$python" -c 'import torch' 2>/dev/null; then
   echo "[bench] $python cannot import torch; install Debian's python3-torch (apt-get install -y python3-torch)" >&2
@@ -70,7 +72,7 @@ runs="$tmp/runs.jsonl"
 common=(--warmup "$warmup" --batches "$batches" --decode "$decode" --decode-batch "$decode_batch"
         --decode1 "$decode1" --decode-train-seconds "$decode_train" --num-examples "$num_examples" --dropout 0.1)
 
-size_flags() {  # size model -> flags shared by nmt_bench and d2l_reference.py
+size_flags() {  # size model -> flags shared by nmt_bench and torch_reference.py
   case "$1" in
     book) echo "--embed 32 --hiddens 32 --layers 2 --batch 64 --heads 4 --ffn 64" ;;
     large) echo "--embed 256 --hiddens 256 --layers 2 --batch 128 --heads 4 --ffn 1024" ;;
@@ -83,7 +85,7 @@ record() {  # kernels file
   tail -n 1 "$2" | jq -c --arg k "$1" '. + {kernels: $k}' >>"$runs"
 }
 
-model_flags() {  # size model -> learning rate, shared by nmt_bench and d2l_reference.py
+model_flags() {  # size model -> learning rate, shared by nmt_bench and torch_reference.py
   # d2l's constant 0.005 (§10.7, §11.7) except for the 256-wide Transformer: at 0.005 without warm-up it learns
   # to emit <eos> first, so its decoding would time one step; at 0.001 it writes sentences (7-9 tokens here).
   if [ "$1" = large ] && [ "$2" = transformer ]; then echo "--lr 0.001"; else echo "--lr 0.005"; fi
@@ -103,7 +105,7 @@ for size in "${size_list[@]}"; do
     timeout="$(tail -n 1 "$tmp/out.json" | jq -r '.blas.openblas_thread_timeout // ""')"
 
     echo "[bench] $model $size: python, OpenBLAS default kernels (training only)" >&2
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_THREAD_TIMEOUT "$python" bench/reference/d2l_reference.py "${args[@]}" \
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_THREAD_TIMEOUT "$python" "$reference" "${args[@]}" \
       --decode 0 --decode1 0 >"$tmp/out.json"
     record default "$tmp/out.json"
 
@@ -111,9 +113,9 @@ for size in "${size_list[@]}"; do
       # nmt's OpenBLAS settings: its kernels and, when it set one, its thread timeout (common/blas.h).
       echo "[bench] $model $size: python, OPENBLAS_CORETYPE=$core OPENBLAS_THREAD_TIMEOUT=${timeout:-unset} (nmt's)" >&2
       if [ -n "$timeout" ]; then
-        OPENBLAS_CORETYPE="$core" OPENBLAS_THREAD_TIMEOUT="$timeout" "$python" bench/reference/d2l_reference.py "${args[@]}" >"$tmp/out.json"
+        OPENBLAS_CORETYPE="$core" OPENBLAS_THREAD_TIMEOUT="$timeout" "$python" "$reference" "${args[@]}" >"$tmp/out.json"
       else
-        env -u OPENBLAS_THREAD_TIMEOUT OPENBLAS_CORETYPE="$core" "$python" bench/reference/d2l_reference.py "${args[@]}" >"$tmp/out.json"
+        env -u OPENBLAS_THREAD_TIMEOUT OPENBLAS_CORETYPE="$core" "$python" "$reference" "${args[@]}" >"$tmp/out.json"
       fi
       record same_as_nmt "$tmp/out.json"
     fi
