@@ -69,7 +69,7 @@ class Seq2SeqModelImpl : public torch::nn::Module {
   /// The output layer's weight `[tgt_vocab, num_hiddens]` (the target embedding matrix when tied) and bias
   /// `[tgt_vocab]`: logits = features · weightᵀ + bias.
   virtual std::pair<torch::Tensor, torch::Tensor> output_layer() = 0;
-  /// The output layer: features `[..., num_hiddens]` -> logits `[..., tgt_vocab]` (vocab_projection).
+  /// The output layer: features `[..., num_hiddens]` -> logits `[..., tgt_vocab]` (ops::vocab_projection).
   torch::Tensor project(const torch::Tensor& features);
   /// One decoder call with logits out: project(decode_features(tgt, state)), `[batch, steps, tgt_vocab]`.
   torch::Tensor step(const torch::Tensor& tgt, DecoderState& state);

@@ -9,6 +9,7 @@
 
 #include "common/config.h"
 #include "models/model_factory.h"
+#include "ops/dispatch.h"
 #include "ops/loss_ops.h"
 #include "train/loss.h"
 #include "train/lr_schedule.h"
@@ -69,7 +70,10 @@ TEST_CASE("fused softmax cross-entropy matches torch's cross_entropy in double p
   SECTION("gradient, with a different weight per row") {
     (fused * torch::arange(1, 6, torch::kFloat)).sum().backward();
     (reference * torch::arange(1, 6, torch::kDouble)).sum().backward();
-    CHECK((logits.grad().to(torch::kDouble) - reference_logits.grad()).abs().max().item<double>() < 2e-6);
+    // The fused kernel stays within 2e-6; LibTorch's float32 path (NMT_FUSED=0) exponentiates float log-probabilities
+    // of up to ~60 nats here, so its gradient is off by up to ~2e-4 (times the row weight 5).
+    const double tolerance = nmt::ops::fused_enabled() ? 2e-6 : 1e-3;
+    CHECK((logits.grad().to(torch::kDouble) - reference_logits.grad()).abs().max().item<double>() < tolerance);
   }
 }
 
@@ -85,9 +89,12 @@ TEST_CASE("fused softmax cross-entropy edge cases", "[loss]") {
     auto inf_logits = torch::tensor({{0.0f, INFINITY, 1.0f}});
     CHECK(std::isnan(nmt::ops::softmax_cross_entropy(inf_logits, torch::tensor({0}, torch::kLong)).item<double>()));
   }
-  SECTION("labels outside the vocabulary are rejected") {
-    CHECK_THROWS_WITH(nmt::ops::softmax_cross_entropy(torch::zeros({2, 3}), torch::tensor({0, 3}, torch::kLong)),
-                      Catch::Contains("label 3 at row 1 is outside [0, 3)"));
+  SECTION("labels outside the vocabulary are rejected (the fused path names the label and row)") {
+    const auto call = [] {
+      return nmt::ops::softmax_cross_entropy(torch::zeros({2, 3}), torch::tensor({0, 3}, torch::kLong));
+    };
+    CHECK_THROWS_AS(call(), c10::Error);
+    if (nmt::ops::fused_enabled()) CHECK_THROWS_WITH(call(), Catch::Contains("label 3 at row 1 is outside [0, 3)"));
   }
   SECTION("double logits take torch's path and agree") {
     auto logits = torch::randn({4, 9}, torch::kDouble);
@@ -123,7 +130,7 @@ TEST_CASE("projected cross-entropy matches the output layer + cross_entropy in d
   CHECK(torch::allclose(bias.grad().to(torch::kDouble), bd.grad(), 1e-4, 1e-5));
   SECTION("no rows: zero loss and zero gradients") {
     const auto none = nmt::ops::projected_cross_entropy(features.narrow(0, 0, 0), weight, bias,
-                                                          labels.narrow(0, 0, 0), eps);
+                                                        labels.narrow(0, 0, 0), eps);
     CHECK(none.size(0) == 0);
     weight.mutable_grad().zero_();
     none.sum().backward();
@@ -132,8 +139,11 @@ TEST_CASE("projected cross-entropy matches the output layer + cross_entropy in d
   SECTION("bad shapes and labels throw") {
     CHECK_THROWS(nmt::ops::projected_cross_entropy(features, weight.narrow(1, 0, 4), bias, labels));
     CHECK_THROWS(nmt::ops::projected_cross_entropy(features, weight, bias, labels.narrow(0, 0, 3)));
-    CHECK_THROWS_WITH(nmt::ops::projected_cross_entropy(features, weight, bias, torch::full({rows}, vocab, torch::kLong)),
-                      Catch::Contains("outside [0, " + std::to_string(vocab) + ")"));
+    const auto out_of_range = torch::full({rows}, vocab, torch::kLong);
+    CHECK_THROWS_AS(nmt::ops::projected_cross_entropy(features, weight, bias, out_of_range), c10::Error);
+    if (nmt::ops::fused_enabled())  // LibTorch's own message otherwise ("Target ... is out of bounds")
+      CHECK_THROWS_WITH(nmt::ops::projected_cross_entropy(features, weight, bias, out_of_range),
+                        Catch::Contains("outside [0, " + std::to_string(vocab) + ")"));
   }
 }
 
