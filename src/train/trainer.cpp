@@ -23,6 +23,7 @@
 #include "data/vocab.h"
 #include "decoding/translator.h"
 #include "metrics/bleu.h"
+#include "models/checkpoint.h"
 #include "models/model_factory.h"
 #include "plot/plot.h"
 #include "train/checkpoint.h"
@@ -234,7 +235,7 @@ TrainResult train(common::Config config, const TrainOptions& options) {
   std::vector<json> metrics, timing;
   if (options.resume) {
     const std::string dir = run_dir + "/latest";
-    load_weights(*model, dir + "/model.pt", device);
+    models::load_weights(*model, dir + "/model.pt", device);
     load_training_state(dir, optimizer);
     state = TrainingState::from_json(json::parse(common::read_text(dir + "/state.json")), dir + "/state.json");
     metrics = read_metrics(run_dir + "/metrics.jsonl", state.epoch);
