@@ -12,7 +12,7 @@
 #include "data/preprocess.h"
 #include "decoding/translator.h"
 #include "metrics/bleu.h"
-#include "train/checkpoint.h"
+#include "models/checkpoint.h"
 
 namespace nmt::cli {
 
@@ -81,7 +81,7 @@ int run_eval(const EvalArgs& args) {
     report["references"] = args.references;
   } else {
     const c10::Device device = common::resolve_device(args.device);
-    train::LoadedCheckpoint ckpt = train::load_checkpoint(args.checkpoint, device);
+    models::LoadedCheckpoint ckpt = models::load_checkpoint(args.checkpoint, device);
     common::set_num_threads(ckpt.config.train.num_threads);
     out_dir = split_dir(args.checkpoint, ckpt.dir, args.split);
     const auto sources = common::read_lines(out_dir + "/" + args.split + ".src");
@@ -111,7 +111,7 @@ int run_eval(const EvalArgs& args) {
     common::write_text_atomic(out_dir + "/" + args.split + ".hyp", text);
     report["checkpoint"] = ckpt.dir;
     report["split"] = args.split;
-    report["epoch"] = ckpt.state.epoch;
+    report["epoch"] = ckpt.epoch;
     report["hypotheses_file"] = out_dir + "/" + args.split + ".hyp";
   }
 

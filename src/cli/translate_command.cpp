@@ -10,7 +10,7 @@
 #include "common/device.h"
 #include "common/io.h"
 #include "decoding/translator.h"
-#include "train/checkpoint.h"
+#include "models/checkpoint.h"
 
 namespace nmt::cli {
 
@@ -32,7 +32,7 @@ int run_translate(const TranslateArgs& args) {
   if (!args.sentences.empty() && !args.input.empty())
     throw std::invalid_argument("give sentences as arguments or --input FILE, not both");
   const c10::Device device = common::resolve_device(args.device);
-  train::LoadedCheckpoint ckpt = train::load_checkpoint(args.checkpoint, device);
+  models::LoadedCheckpoint ckpt = models::load_checkpoint(args.checkpoint, device);
   common::set_num_threads(ckpt.config.train.num_threads);
   spdlog::info("[translate] {} model from {}", ckpt.config.model.type, ckpt.dir);
 

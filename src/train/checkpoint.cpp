@@ -1,13 +1,11 @@
 #include "train/checkpoint.h"
 
 #include <filesystem>
-#include <map>
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include "common/io.h"
-#include "models/model_factory.h"
 
 namespace nmt::train {
 
@@ -17,12 +15,6 @@ using nlohmann::json;
 namespace {
 
 std::string error_text(const c10::Error& e) { return e.what_without_backtrace(); }
-
-std::string shape(c10::IntArrayRef sizes) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < sizes.size(); ++i) s += (i ? ", " : "") + std::to_string(sizes[i]);
-  return s + "]";
-}
 
 }  // namespace
 
@@ -90,66 +82,8 @@ void save_checkpoint(const std::string& dir, models::Seq2SeqModelImpl& model, to
   common::write_text_atomic(staged + "/state.json", state.to_json().dump(2) + "\n");
   src_vocab.save(staged + "/src_vocab.txt");
   tgt_vocab.save(staged + "/tgt_vocab.txt");
+  // fsyncs every file written above (torch::save and Vocab::save do not) and `staged`, then publishes it.
   common::replace_directory(staged, dir);
-}
-
-std::string resolve_checkpoint_dir(const std::string& path) {
-  std::error_code ec;
-  for (const std::string& dir : {path, (fs::path(path) / "best").string()}) {
-    common::recover_directory(dir);
-    if (fs::is_regular_file(fs::path(dir) / "model.pt", ec)) return dir;
-  }
-  if (!fs::exists(path, ec)) throw std::runtime_error("checkpoint path not found: " + path);
-  throw std::runtime_error(path + " is neither a checkpoint directory (with model.pt) nor a run directory (with best/model.pt)");
-}
-
-void load_weights(models::Seq2SeqModelImpl& model, const std::string& file, const c10::Device& device) {
-  std::map<std::string, std::vector<int64_t>> expected;
-  for (const auto& p : model.named_parameters()) expected[p.key()] = p.value().sizes().vec();
-  for (const auto& b : model.named_buffers()) expected[b.key()] = b.value().sizes().vec();
-  std::error_code ec;
-  if (!fs::is_regular_file(file, ec)) throw std::runtime_error("checkpoint file not found: " + file);
-  try {
-    torch::serialize::InputArchive archive;
-    archive.load_from(file, device);
-    model.load(archive);
-  } catch (const c10::Error& e) {
-    throw std::runtime_error(file + " cannot be loaded (truncated, corrupted, or saved by another model type): " +
-                             error_text(e));
-  }
-  // InputArchive replaces tensors whatever their shape, so check the shapes afterwards.
-  auto check = [&](const std::string& key, const torch::Tensor& t) {
-    const auto it = expected.find(key);
-    if (it != expected.end() && t.sizes().vec() != it->second)
-      throw std::invalid_argument(file + ": tensor \"" + key + "\" has shape " + shape(t.sizes()) +
-                                  " but the model built from config.json and the vocabularies expects " +
-                                  shape(it->second));
-  };
-  for (const auto& p : model.named_parameters()) check(p.key(), p.value());
-  for (const auto& b : model.named_buffers()) check(b.key(), b.value());
-}
-
-LoadedCheckpoint load_checkpoint(const std::string& path, const c10::Device& device) {
-  LoadedCheckpoint c;
-  c.dir = resolve_checkpoint_dir(path);
-  c.config = common::load_config(c.dir + "/config.json");
-  c.src_vocab = data::Vocab::load(c.dir + "/src_vocab.txt");
-  c.tgt_vocab = data::Vocab::load(c.dir + "/tgt_vocab.txt");
-  const std::string state_file = c.dir + "/state.json";
-  if (fs::exists(state_file)) {
-    json j;
-    try {
-      j = json::parse(common::read_text(state_file));
-    } catch (const json::exception& e) {
-      throw std::invalid_argument(state_file + ": malformed JSON: " + e.what());
-    }
-    c.state = TrainingState::from_json(j, state_file);
-  }
-  c.model = models::make_model(c.config.model, c.src_vocab.size(), c.tgt_vocab.size());
-  load_weights(*c.model, c.dir + "/model.pt", device);
-  c.model->to(device);
-  c.model->eval();
-  return c;
 }
 
 void load_training_state(const std::string& dir, torch::optim::Optimizer& optimizer) {

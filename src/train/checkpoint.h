@@ -1,8 +1,7 @@
 #pragma once
-// Checkpoints: a directory with the weights, optimiser and RNG state, the resolved config and both
-// vocabularies, so that decoding needs nothing else (layout as CTranslate2 / Marian keep models).
-//
-//   DIR/model.pt  DIR/optimizer.pt  DIR/rng.pt  DIR/state.json  DIR/config.json  DIR/src_vocab.txt  DIR/tgt_vocab.txt
+// Writing checkpoints during training and restoring the optimiser and RNG state for --resume. The checkpoint
+// layout (one directory with model.pt, config.json, both vocabularies, state.json, optimizer.pt, rng.pt) and
+// the loading that inference needs live in models/checkpoint.h; this file adds what only training uses.
 
 #include <limits>
 #include <string>
@@ -13,6 +12,7 @@
 
 #include "common/config.h"
 #include "data/vocab.h"
+#include "models/checkpoint.h"  // the reading side: --resume loads weights with models::load_weights
 #include "models/seq2seq.h"
 
 namespace nmt::train {
@@ -36,35 +36,13 @@ struct TrainingState {
   static TrainingState from_json(const nlohmann::json& json, const std::string& source);
 };
 
-/// Writes a checkpoint to `dir` atomically (built in `dir.tmp`, then swapped in with replace_directory).
-/// `optimizer` may be null (weights only). Throws std::runtime_error on I/O failure.
+/// Writes a checkpoint to `dir` (layout in models/checkpoint.h) atomically and durably: it is built in
+/// `dir.tmp`, every file and the directory are fsynced, and only then is it swapped in with
+/// common::replace_directory, so a crash leaves the previous or the new checkpoint, complete.
+/// `optimizer` may be null (weights only). Throws std::runtime_error naming the path on I/O failure.
 void save_checkpoint(const std::string& dir, models::Seq2SeqModelImpl& model, torch::optim::Optimizer* optimizer,
                      const TrainingState& state, const common::Config& config, const data::Vocab& src_vocab,
                      const data::Vocab& tgt_vocab);
-
-/// A run directory (holding `best/`) maps to its `best` checkpoint; a checkpoint directory to itself. When a
-/// kill interrupted a checkpoint swap, the surviving `DIR.old` is used (see common::replace_directory).
-/// Throws std::runtime_error naming the path when neither is found.
-std::string resolve_checkpoint_dir(const std::string& path);
-
-/// Loads model weights from `file` into `model`, checking every tensor's name and shape against the model.
-/// Throws std::runtime_error naming the file for a missing, truncated or corrupted file, and
-/// std::invalid_argument naming the tensor and both shapes when the checkpoint has other sizes.
-void load_weights(models::Seq2SeqModelImpl& model, const std::string& file, const c10::Device& device);
-
-/// Everything needed to use a trained model.
-struct LoadedCheckpoint {
-  std::string dir;
-  common::Config config;
-  data::Vocab src_vocab;
-  data::Vocab tgt_vocab;
-  models::Seq2SeqModel model;
-  TrainingState state;
-};
-
-/// Loads config, vocabularies, model (built by make_model, moved to `device`, in eval mode) and state
-/// from a run or checkpoint directory (see resolve_checkpoint_dir). Errors as load_weights and load_config.
-LoadedCheckpoint load_checkpoint(const std::string& path, const c10::Device& device);
 
 /// Restores the optimiser state and the CPU random generator from checkpoint `dir` (for --resume).
 /// Throws std::runtime_error naming the file when it is missing or unreadable.

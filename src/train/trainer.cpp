@@ -21,6 +21,7 @@
 #include "data/vocab.h"
 #include "decoding/translator.h"
 #include "metrics/bleu.h"
+#include "models/checkpoint.h"
 #include "models/model_factory.h"
 #include "train/loss.h"
 #include "train/lr_schedule.h"
@@ -239,7 +240,7 @@ void Trainer::prepare_run_dir() {
 void Trainer::restore() {
   const std::string& run_dir = options_.output_dir;
   const std::string dir = run_dir + "/latest";
-  load_weights(*model_, dir + "/model.pt", device_);
+  models::load_weights(*model_, dir + "/model.pt", device_);
   load_training_state(dir, *optimizer_);
   state_ = TrainingState::from_json(json::parse(common::read_text(dir + "/state.json")), dir + "/state.json");
   clock_->metrics = read_lines_up_to(run_dir + "/metrics.jsonl", state_.step);

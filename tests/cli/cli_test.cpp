@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/shell.h"
+#include "support/temp_dir.h"
 
 namespace fs = std::filesystem;
 
@@ -19,8 +20,9 @@ using Run = nmt::test::ShellResult;
 /// `nmt ARGS` with stdout and stderr together.
 Run run(const std::string& args) { return nmt::test::run_shell(std::string(NMT_BINARY) + " " + args + " 2>&1"); }
 
-fs::path write_file(const std::string& name, const std::string& text) {
-  const fs::path p = fs::temp_directory_path() / name;
+/// Writes `text` to `dir/name` and returns the path.
+fs::path write_file(const nmt::test::TempDir& dir, const std::string& name, const std::string& text) {
+  const fs::path p = dir / name;
   std::ofstream(p) << text;
   return p;
 }
@@ -28,6 +30,7 @@ fs::path write_file(const std::string& name, const std::string& text) {
 }  // namespace
 
 TEST_CASE("nmt command line", "[cli]") {
+  const nmt::test::TempDir tmp("cli");
   SECTION("--help lists the subcommands") {
     const Run r = run("--help");
     CHECK(r.code == 0);
@@ -55,34 +58,32 @@ TEST_CASE("nmt command line", "[cli]") {
     CHECK(j["blas"]["chosen_by"] != "user");
   }
   SECTION("config errors exit 2 and name the key") {
-    const auto p = write_file("nmt_cli_bad.json", R"({"model": {"num_hidens": 8}})");
-    const Run r = run("train --config " + p.string() + " --output " + (fs::temp_directory_path() / "nmt_cli_run").string());
+    const auto p = write_file(tmp, "nmt_cli_bad.json", R"({"model": {"num_hidens": 8}})");
+    const Run r = run("train --config " + p.string() + " --output " + (tmp / "run").string());
     CHECK(r.code == 2);
     CHECK_THAT(r.out, Catch::Contains("model.num_hidens") && Catch::Contains("model.num_hiddens"));
   }
   SECTION("a missing data file exits 1 and names the file") {
-    const auto p = write_file("nmt_cli_nodata.json", R"({"data": {"path": "/nonexistent/fra.txt"}})");
-    const auto out = fs::temp_directory_path() / "nmt_cli_nodata_run";
-    fs::remove_all(out);
+    const auto p = write_file(tmp, "nmt_cli_nodata.json", R"({"data": {"path": "/nonexistent/fra.txt"}})");
+    const auto out = tmp / "run";
     const Run r = run("train --config " + p.string() + " --output " + out.string());
     CHECK(r.code == 1);
     CHECK_THAT(r.out, Catch::Contains("/nonexistent/fra.txt"));
   }
   SECTION("cuda where there is none is a clear error") {
-    const auto p = write_file("nmt_cli_cuda.json", R"({"train": {"device": "cuda:3"}})");
-    const auto out = fs::temp_directory_path() / "nmt_cli_cuda_run";
-    fs::remove_all(out);
+    const auto p = write_file(tmp, "nmt_cli_cuda.json", R"({"train": {"device": "cuda:3"}})");
+    const auto out = tmp / "run";
     const Run r = run("train --config " + p.string() + " --output " + out.string());
     CHECK(r.code == 2);
     CHECK_THAT(r.out, Catch::Contains("cuda:3"));
   }
   SECTION("eval scores files without a model") {
-    const auto h = write_file("nmt_cli_hyp.txt", "Il est calme.\nje suis chez moi .\n");
-    const auto ref = write_file("nmt_cli_ref.txt", "il est calme .\nje suis chez moi .\n");
+    const auto h = write_file(tmp, "nmt_cli_hyp.txt", "Il est calme.\nje suis chez moi .\n");
+    const auto ref = write_file(tmp, "nmt_cli_ref.txt", "il est calme .\nje suis chez moi .\n");
     const Run r = run("eval --bleu --json --hypotheses " + h.string() + " --references " + ref.string());
     CHECK(r.code == 0);
     CHECK_THAT(r.out, Catch::Contains("\"bleu\": 100.0"));
-    const auto short_ref = write_file("nmt_cli_ref1.txt", "il est calme .\n");
+    const auto short_ref = write_file(tmp, "nmt_cli_ref1.txt", "il est calme .\n");
     CHECK(run("eval --bleu --hypotheses " + h.string() + " --references " + short_ref.string()).code == 2);
   }
 }

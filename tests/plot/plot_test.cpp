@@ -246,7 +246,7 @@ TEST_CASE("plot heatmap layout", "[plot]") {
 
 TEST_CASE("plot write_heatmap", "[plot]") {
   TempDir dir;
-  SECTION("PNG has the layout's size and the largest weight is the darkest cell") {
+  SECTION("PNG fits its drawing and the largest weight is the darkest cell") {
     Heatmap m;
     m.rows = 3;
     m.cols = 4;
@@ -262,9 +262,40 @@ TEST_CASE("plot write_heatmap", "[plot]") {
     const HeatmapLayout lay = nmt::plot::layout_heatmap(m);
     Png png(path);
     REQUIRE(png.ok());
-    CHECK(png.width() == lay.width);
-    CHECK(png.height() == lay.height);
+    // The image size is checked against the pixels, not against the layout code that chose it: nothing is
+    // clipped (a 2-pixel white border all round) and no side is padded out (ink within 16 px of every edge).
+    const int w = png.width(), h = png.height();
+    REQUIRE(w > 4 * 28);  // at least the matrix: 4 columns of 28-pixel cells
+    REQUIRE(h > 3 * 28);
+    bool border_white = true;
+    for (int x = 0; x < w; ++x)
+      for (int y : {0, 1, h - 2, h - 1}) border_white = border_white && png.luminance(x, y) > 250.0;
+    for (int y = 0; y < h; ++y)
+      for (int x : {0, 1, w - 2, w - 1}) border_white = border_white && png.luminance(x, y) > 250.0;
+    CHECK(border_white);
+    const auto ink_in = [&](int x0, int x1, int y0, int y1) {
+      for (int x = x0; x < x1; ++x)
+        for (int y = y0; y < y1; ++y)
+          if (png.luminance(x, y) < 200.0) return true;
+      return false;
+    };
+    CHECK(ink_in(0, 16, 0, h));      // left: the "Queries" label
+    CHECK(ink_in(w - 16, w, 0, h));  // right: the colour bar's tick labels
+    CHECK(ink_in(0, w, 0, 16));      // top: the title
+    CHECK(ink_in(0, w, h - 16, h));  // bottom: the "Keys" label
     const auto& panel = lay.panels[0][0];
+    // The darkest cell measured in pixels is one 28-pixel cell (the matrix frame may take its left column).
+    const auto rc_dark = panel.cell_rect(1, 0);
+    const int cx = static_cast<int>(rc_dark.x + rc_dark.w / 2), cy = static_cast<int>(rc_dark.y + rc_dark.h / 2);
+    const uint32_t dark = png.argb(cx, cy);
+    int left = cx, right = cx, top = cy, bottom = cy;
+    while (left > 0 && png.argb(left - 1, cy) == dark) --left;
+    while (right < w - 1 && png.argb(right + 1, cy) == dark) ++right;
+    while (top > 0 && png.argb(cx, top - 1) == dark) --top;
+    while (bottom < h - 1 && png.argb(cx, bottom + 1) == dark) ++bottom;
+    CHECK(right - left + 1 >= 27);
+    CHECK(right - left + 1 <= 28);
+    CHECK(bottom - top + 1 == 28);
     // Luminance must strictly decrease as weight increases (distinct weights only).
     std::vector<std::pair<float, double>> cells;
     for (int64_t r = 0; r < m.rows; ++r) {
@@ -327,15 +358,19 @@ TEST_CASE("plot write_heatmap", "[plot]") {
     nmt::plot::write_heatmap(make_map(1, 1, {"x"}, {"<eos>"}), one);
     Png p1(one);
     REQUIRE(p1.ok());
-    CHECK(p1.width() == nmt::plot::layout_heatmap(make_map(1, 1, {"x"}, {"<eos>"})).width);
+    CHECK(p1.width() > 28);
+    CHECK(p1.width() < 400);  // one 28-pixel cell, its labels and the colour bar
     const Heatmap big = make_map(100, 100, numbered("tok", 100), numbered("word", 100));
     const std::string hundred = dir.file("hundred.png");
     nmt::plot::write_heatmap(big, hundred);
     Png p100(hundred);
     REQUIRE(p100.ok());
-    CHECK(p100.width() > p1.width());
-    CHECK(p100.width() == nmt::plot::layout_heatmap(big).width);
-    CHECK(p100.height() == nmt::plot::layout_heatmap(big).height);
+    // 100 cells of 12 pixels (heatmap_cell_size(100)) plus labels and the colour bar, and less than the
+    // 100 * 28 pixels that unshrunk cells would take.
+    CHECK(p100.width() > 1200);
+    CHECK(p100.width() < 1200 + 400);
+    CHECK(p100.height() > 1200);
+    CHECK(p100.height() < 1200 + 400);
   }
   SECTION("invalid UTF-8 and control characters in labels do not break rendering") {
     const std::string path = dir.file("bad_utf8.svg");
@@ -351,7 +386,14 @@ TEST_CASE("plot write_heatmap", "[plot]") {
     nmt::plot::write_heatmap(make_map(5, 5, {}, {}), path);
     Png png(path);
     REQUIRE(png.ok());
-    CHECK(png.width() == nmt::plot::layout_heatmap(make_map(5, 5, {}, {})).width);
+    // The file holds the 5x5 image: one 28-pixel cell less than a 6x6 one in each direction (both matrices are
+    // taller than the colour bar's minimum and wider than the axis labels, so the size grows by whole cells).
+    const std::string six = dir.file("six.png");
+    nmt::plot::write_heatmap(make_map(6, 6, {}, {}), six);
+    Png p6(six);
+    REQUIRE(p6.ok());
+    CHECK(p6.width() - png.width() == 28);
+    CHECK(p6.height() - png.height() == 28);
   }
 }
 

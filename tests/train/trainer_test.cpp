@@ -58,8 +58,8 @@ nlohmann::json read_state(const fs::path& checkpoint) {
 
 /// Checks that two runs' latest/ checkpoints hold bit-identical weights.
 void check_same_weights(const fs::path& a, const fs::path& b) {
-  auto wa = nmt::train::load_checkpoint((a / "latest").string(), torch::kCPU);
-  auto wb = nmt::train::load_checkpoint((b / "latest").string(), torch::kCPU);
+  auto wa = nmt::models::load_checkpoint((a / "latest").string(), torch::kCPU);
+  auto wb = nmt::models::load_checkpoint((b / "latest").string(), torch::kCPU);
   const auto pb = wb.model->named_parameters();
   for (const auto& p : wa.model->named_parameters()) {
     INFO(p.key());
@@ -101,7 +101,7 @@ TEST_CASE("training overfits a few pairs and checkpoints round-trip", "[train][s
   CHECK(metrics.back().at("train_loss").get<double>() == result.train_loss);
 
   // Every training pair translates exactly.
-  auto ckpt = nmt::train::load_checkpoint((dir / "latest").string(), torch::kCPU);
+  auto ckpt = nmt::models::load_checkpoint((dir / "latest").string(), torch::kCPU);
   nmt::decoding::Translator translator(ckpt.model, ckpt.src_vocab, ckpt.tgt_vocab, 8, torch::kCPU);
   const auto corpus = nmt::data::read_corpus(NMT_SOURCE_DIR "/tests/fixtures/overfit_fra.txt", std::nullopt);
   const auto out = translator.translate(read_sources(), {});
@@ -109,9 +109,10 @@ TEST_CASE("training overfits a few pairs and checkpoints round-trip", "[train][s
 
   SECTION("a saved and reloaded checkpoint translates identically") {
     const fs::path copy = dir / "copy";
-    nmt::train::save_checkpoint(copy.string(), *ckpt.model, nullptr, ckpt.state, ckpt.config, ckpt.src_vocab,
-                                ckpt.tgt_vocab);
-    auto again = nmt::train::load_checkpoint(copy.string(), torch::kCPU);
+    nmt::train::save_checkpoint(copy.string(), *ckpt.model, nullptr,
+                                nmt::train::TrainingState::from_json(ckpt.state, "state.json"), ckpt.config,
+                                ckpt.src_vocab, ckpt.tgt_vocab);
+    auto again = nmt::models::load_checkpoint(copy.string(), torch::kCPU);
     nmt::decoding::Translator t2(again.model, again.src_vocab, again.tgt_vocab, 8, torch::kCPU);
     const auto out2 = t2.translate(read_sources(), {});
     for (std::size_t i = 0; i < out.size(); ++i) CHECK(out2[i].output_tokens == out[i].output_tokens);
@@ -255,28 +256,28 @@ TEST_CASE("bad checkpoints give clear errors", "[checkpoint]") {
   const fs::path ckpt = dir / "best";
 
   SECTION("missing directory") {
-    CHECK_THROWS_WITH(nmt::train::load_checkpoint((dir / "nope").string(), torch::kCPU), Catch::Contains("not found"));
+    CHECK_THROWS_WITH(nmt::models::load_checkpoint((dir / "nope").string(), torch::kCPU), Catch::Contains("not found"));
   }
   SECTION("truncated weights") {
     const std::string text = nmt::common::read_text((ckpt / "model.pt").string());
     std::ofstream((ckpt / "model.pt").string(), std::ios::binary | std::ios::trunc) << text.substr(0, text.size() / 2);
-    CHECK_THROWS_WITH(nmt::train::load_checkpoint(ckpt.string(), torch::kCPU), Catch::Contains("model.pt"));
+    CHECK_THROWS_WITH(nmt::models::load_checkpoint(ckpt.string(), torch::kCPU), Catch::Contains("model.pt"));
   }
   SECTION("config with other sizes than the weights") {
     auto j = nlohmann::json::parse(nmt::common::read_text((ckpt / "config.json").string()));
     j["model"]["num_hiddens"] = 24;
     nmt::common::write_text_atomic((ckpt / "config.json").string(), j.dump());
-    CHECK_THROWS_WITH(nmt::train::load_checkpoint(ckpt.string(), torch::kCPU),
+    CHECK_THROWS_WITH(nmt::models::load_checkpoint(ckpt.string(), torch::kCPU),
                       Catch::Contains("shape") && Catch::Contains("model.pt"));
   }
   SECTION("config of another model type") {
     auto j = nlohmann::json::parse(nmt::common::read_text((ckpt / "config.json").string()));
     j["model"]["type"] = "seq2seq_attention";
     nmt::common::write_text_atomic((ckpt / "config.json").string(), j.dump());
-    CHECK_THROWS_WITH(nmt::train::load_checkpoint(ckpt.string(), torch::kCPU), Catch::Contains("model.pt"));
+    CHECK_THROWS_WITH(nmt::models::load_checkpoint(ckpt.string(), torch::kCPU), Catch::Contains("model.pt"));
   }
   SECTION("vocabulary that does not match the model") {
     std::ofstream((ckpt / "tgt_vocab.txt").string(), std::ios::app) << "extra1\nextra2\n";
-    CHECK_THROWS_WITH(nmt::train::load_checkpoint(ckpt.string(), torch::kCPU), Catch::Contains("shape"));
+    CHECK_THROWS_WITH(nmt::models::load_checkpoint(ckpt.string(), torch::kCPU), Catch::Contains("shape"));
   }
 }
