@@ -1,5 +1,6 @@
 // Training and decoding throughput of one model on the full fra-eng corpus, in the units d2l.ai reports
-// (target tokens per second, §10.7 train_seq2seq), for comparison with bench/reference/d2l_reference.py.
+// (target tokens per second, §10.7 train_seq2seq), for comparison with bench/reference/torch_reference.py (our
+// plain-PyTorch models of the same sizes).
 //
 //   nmt_bench --model transformer --hiddens 256 --ffn 1024 --batch 128 --warmup 3 --batches 30
 //   nmt_bench --config configs/d2l_seq2seq.json --batches 20

@@ -16,6 +16,8 @@
 #include "common/blas.h"
 #include "common/memory.h"
 #include "common/logging.h"
+#include "kernels/cpu_isa.h"
+#include "ops/dispatch.h"
 #include "train/trainer.h"
 
 int main(int argc, char** argv) {
@@ -55,6 +57,8 @@ int main(int argc, char** argv) {
                              {"libtorch", TORCH_VERSION},
                              {"blas", nmt::common::blas_info().to_json()},
                              {"malloc", nmt::common::malloc_info()},
+                             {"kernels", {{"isa", nmt::kernels::isa_name(nmt::kernels::active_isa())},
+                                          {"fused", nmt::ops::fused_enabled()}}},
                              {"torch_threads", at::get_num_threads()},
                              {"cuda_devices", torch::cuda::is_available() ? torch::cuda::device_count() : 0}};
       std::printf("%s\n", j.dump(2).c_str());

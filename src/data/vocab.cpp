@@ -1,5 +1,7 @@
 #include "data/vocab.h"
 
+#include "common/io.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -91,12 +93,15 @@ void Vocab::save(const std::string& path) const {
       throw std::runtime_error("Vocab::save: error while writing " + tmp);
     }
   }
+  common::sync_file(tmp);
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) {
     std::filesystem::remove(tmp, ec);
     throw std::runtime_error("Vocab::save: cannot rename " + tmp + " to " + path + ": " + ec.message());
   }
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  common::sync_directory(parent.empty() ? "." : parent.string());
 }
 
 Vocab Vocab::load(const std::string& path) {

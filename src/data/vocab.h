@@ -42,8 +42,9 @@ class Vocab {
   int64_t bos() const { return 2; }  ///< index of <bos>
   int64_t eos() const { return 3; }  ///< index of <eos>
 
-  /// Writes one token per line (UTF-8, '\n' endings, in index order) to `path` + ".tmp", then renames
-  /// it to `path`. Throws std::runtime_error naming the path if writing or renaming fails.
+  /// Writes one token per line (UTF-8, '\n' endings, in index order) to `path` + ".tmp", fsyncs it, renames
+  /// it to `path` and fsyncs the directory. Throws std::runtime_error naming the path if writing, syncing or
+  /// renaming fails.
   void save(const std::string& path) const;
   /// Reads a file written by save(). Throws std::runtime_error naming the path if it is missing or
   /// unreadable; std::invalid_argument naming the path (and line) if it is empty, has an empty line, a

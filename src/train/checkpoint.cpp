@@ -48,9 +48,9 @@ TrainingState TrainingState::from_json(const json& j, const std::string& source)
     if (j.contains("window_loss_sums")) s.window_loss_sums = j.at("window_loss_sums").get<std::vector<double>>();
     if (j.contains("window_tokens")) s.window_tokens = j.at("window_tokens").get<std::vector<double>>();
     if (s.window_loss_sums.size() != s.window_tokens.size())
-      throw std::invalid_argument(source + ": malformed training state: window_loss_sums and window_tokens differ in length");
+      throw std::runtime_error(source + ": malformed training state: window_loss_sums and window_tokens differ in length");
   } catch (const json::exception& e) {
-    throw std::invalid_argument(source + ": malformed training state: " + e.what());
+    throw std::runtime_error(source + ": malformed training state: " + e.what());
   }
   return s;
 }

@@ -32,7 +32,7 @@ struct TrainingState {
   /// smoothing window of the curves), so that a resumed run smooths as an uninterrupted one.
   std::vector<double> window_loss_sums, window_tokens;
   nlohmann::json to_json() const;
-  /// Throws std::invalid_argument naming `source` and the key when a field is missing or mistyped.
+  /// Throws std::runtime_error (a data error: exit 1) naming `source` and the key when a field is missing or mistyped.
   static TrainingState from_json(const nlohmann::json& json, const std::string& source);
 };
 

@@ -21,8 +21,10 @@
 #include "data/vocab.h"
 #include "decoding/translator.h"
 #include "metrics/bleu.h"
+#include "kernels/cpu_isa.h"
 #include "models/checkpoint.h"
 #include "models/model_factory.h"
+#include "ops/dispatch.h"
 #include "train/loss.h"
 #include "train/lr_schedule.h"
 #include "train/optimizer.h"
@@ -159,7 +161,9 @@ Trainer::Trainer(common::Config config, TrainOptions options)
   device_ = common::resolve_device(tc.device);
   clock_->threads = common::set_num_threads(tc.num_threads);
   clock_->blas = common::blas_info();
-  spdlog::info("[train] device {}, LibTorch threads {}, {}", device_.str(), clock_->threads, clock_->blas.describe());
+  spdlog::info("[train] device {}, LibTorch threads {}, {}, fused kernels {} ({})", device_.str(), clock_->threads,
+               clock_->blas.describe(), ops::fused_enabled() ? "on" : "off (NMT_FUSED=0)",
+               kernels::isa_name(kernels::active_isa()));
   torch::manual_seed(tc.seed);
 
   // Data: the split depends on the seed only; the vocabularies are built on the training split (or reloaded).

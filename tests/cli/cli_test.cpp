@@ -17,8 +17,10 @@ namespace {
 
 using Run = nmt::test::ShellResult;
 
-/// `nmt ARGS` with stdout and stderr together.
-Run run(const std::string& args) { return nmt::test::run_shell(std::string(NMT_BINARY) + " " + args + " 2>&1"); }
+/// `nmt ARGS` with stdout and stderr together; `env` (e.g. "NMT_FUSED=0 ") is put before the command.
+Run run(const std::string& args, const std::string& env = "") {
+  return nmt::test::run_shell(env + std::string(NMT_BINARY) + " " + args + " 2>&1");
+}
 
 /// Writes `text` to `dir/name` and returns the path.
 fs::path write_file(const nmt::test::TempDir& dir, const std::string& name, const std::string& text) {
@@ -56,6 +58,19 @@ TEST_CASE("nmt command line", "[cli]") {
     for (const char* generic : {"Prescott", "Core2", "Nehalem", "Katmai", "Penryn", "Dunnington", "Atom", "Sandybridge"})
       CHECK(core != generic);
     CHECK(j["blas"]["chosen_by"] != "user");
+  }
+  SECTION("info reports the kernel build NMT_CPU_ISA forces and NMT_FUSED; bad values exit 2 naming them") {
+    const Run forced = nmt::test::run_shell("NMT_CPU_ISA=generic NMT_FUSED=0 " + std::string(NMT_BINARY) + " info");
+    REQUIRE(forced.code == 0);
+    const auto j = nlohmann::json::parse(forced.out);
+    CHECK(j["kernels"]["isa"] == "generic");
+    CHECK(j["kernels"]["fused"] == false);
+    const Run bad_isa = run("info", "NMT_CPU_ISA=sse9 ");
+    CHECK(bad_isa.code == 2);
+    CHECK_THAT(bad_isa.out, Catch::Contains("NMT_CPU_ISA") && Catch::Contains("sse9"));
+    const Run bad_fused = run("info", "NMT_FUSED=maybe ");
+    CHECK(bad_fused.code == 2);
+    CHECK_THAT(bad_fused.out, Catch::Contains("NMT_FUSED") && Catch::Contains("maybe"));
   }
   SECTION("config errors exit 2 and name the key") {
     const auto p = write_file(tmp, "nmt_cli_bad.json", R"({"model": {"num_hidens": 8}})");

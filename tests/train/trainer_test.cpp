@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -18,7 +20,8 @@ using nmt::common::Config;
 namespace {
 
 fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("nmt_test_" + name);
+  // The process id keeps concurrent test processes (ctest -j2, several checkouts) out of each other's way.
+  const fs::path dir = fs::temp_directory_path() / ("nmt_test_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   return dir;
 }
