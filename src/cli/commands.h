@@ -20,6 +20,7 @@ struct TrainArgs {
   std::optional<int64_t> epochs;
   std::optional<double> max_minutes;
 };
+/// Registers train's options on `app`, filling `args` when it parses. Never throws.
 void setup_train(CLI::App& app, TrainArgs& args);
 /// Returns the process exit code. Throws as train::train.
 int run_train(const TrainArgs& args);
@@ -36,7 +37,10 @@ struct TranslateArgs {
   int64_t batch_size = 128;
   std::string device = "auto";
 };
+/// Registers translate's options on `app`, filling `args` when it parses. Never throws.
 void setup_translate(CLI::App& app, TranslateArgs& args);
+/// Translates and prints one line per input sentence to stdout; returns the exit code. Throws std::invalid_argument
+/// for bad options, std::runtime_error for unreadable input or a corrupted checkpoint (models::load_checkpoint).
 int run_translate(const TranslateArgs& args);
 
 /// `nmt eval --bleu (--checkpoint DIR [--split test|valid] | --hypotheses H --references R) [--k 2] [--json]`
@@ -55,7 +59,10 @@ struct EvalArgs {
   int64_t batch_size = 256;
   std::string device = "auto";
 };
+/// Registers eval's options on `app`, filling `args` when it parses. Never throws.
 void setup_eval(CLI::App& app, EvalArgs& args);
+/// Scores with BLEU and prints the report; returns the exit code. Throws std::invalid_argument for bad options,
+/// std::runtime_error for unreadable files or a corrupted checkpoint (models::load_checkpoint).
 int run_eval(const EvalArgs& args);
 
 /// `nmt config (--describe [--markdown] | --check FILE | --defaults)`
@@ -65,6 +72,7 @@ struct ConfigArgs {
   std::string check;      ///< validate this config file
   bool defaults = false;  ///< print the default config as JSON
 };
+/// Registers config's options on `app`, filling `args` when it parses. Never throws.
 void setup_config(CLI::App& app, ConfigArgs& args);
 /// Prints to stdout; returns 0. Throws std::invalid_argument when no action is given, and as
 /// common::load_config for --check (std::runtime_error: unreadable file; std::invalid_argument: bad config).

@@ -80,28 +80,9 @@ std::vector<std::string> Vocab::decode(const std::vector<int64_t>& ids) const {
 }
 
 void Vocab::save(const std::string& path) const {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error("Vocab::save: cannot open " + tmp + " for writing: " + std::strerror(errno));
-    for (const auto& token : tokens_) {
-      out.write(token.data(), static_cast<std::streamsize>(token.size()));
-      out.put('\n');
-    }
-    out.flush();
-    if (!out) {
-      throw std::runtime_error("Vocab::save: error while writing " + tmp);
-    }
-  }
-  common::sync_file(tmp);
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw std::runtime_error("Vocab::save: cannot rename " + tmp + " to " + path + ": " + ec.message());
-  }
-  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  common::sync_directory(parent.empty() ? "." : parent.string());
+  std::string text;
+  for (const auto& token : tokens_) text += token + "\n";
+  common::write_text_atomic(path, text);
 }
 
 Vocab Vocab::load(const std::string& path) {
@@ -116,7 +97,7 @@ Vocab Vocab::load(const std::string& path) {
   buffer << in.rdbuf();
   if (in.bad()) throw std::runtime_error("Vocab::load: cannot read " + path);
   const std::string text = buffer.str();
-  if (text.empty()) throw std::invalid_argument("Vocab::load: " + path + " is empty");
+  if (text.empty()) throw std::runtime_error("Vocab::load: " + path + " is empty");
 
   Vocab vocab;
   std::size_t pos = 0;
@@ -128,9 +109,9 @@ Vocab Vocab::load(const std::string& path) {
     pos = end + 1;
     ++line_no;
     const std::string where = path + " line " + std::to_string(line_no);
-    if (token.empty()) throw std::invalid_argument("Vocab::load: empty token at " + where);
+    if (token.empty()) throw std::runtime_error("Vocab::load: empty token at " + where);
     if (vocab.index_.count(token) != 0) {
-      throw std::invalid_argument("Vocab::load: duplicate token \"" + token + "\" at " + where + " (first at line " +
+      throw std::runtime_error("Vocab::load: duplicate token \"" + token + "\" at " + where + " (first at line " +
                                   std::to_string(vocab.index_.at(token) + 1) + ")");
     }
     vocab.add(token);
@@ -138,7 +119,7 @@ Vocab Vocab::load(const std::string& path) {
   const char* reserved[] = {kUnk, kPad, kBos, kEos};
   for (int64_t i = 0; i < 4; ++i) {
     if (i >= vocab.size() || vocab.tokens_[static_cast<std::size_t>(i)] != reserved[i]) {
-      throw std::invalid_argument("Vocab::load: " + path + " line " + std::to_string(i + 1) + " must be the reserved token " +
+      throw std::runtime_error("Vocab::load: " + path + " line " + std::to_string(i + 1) + " must be the reserved token " +
                                   reserved[i] + " (expected <unk> <pad> <bos> <eos> on the first 4 lines)");
     }
   }

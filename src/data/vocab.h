@@ -42,13 +42,12 @@ class Vocab {
   int64_t bos() const { return 2; }  ///< index of <bos>
   int64_t eos() const { return 3; }  ///< index of <eos>
 
-  /// Writes one token per line (UTF-8, '\n' endings, in index order) to `path` + ".tmp", fsyncs it, renames
-  /// it to `path` and fsyncs the directory. Throws std::runtime_error naming the path if writing, syncing or
-  /// renaming fails.
+  /// Writes one token per line (UTF-8, '\n' endings, in index order) to `path` with common::write_text_atomic
+  /// (temporary file, fsync, rename, directory fsync). Throws std::runtime_error naming the path on failure.
   void save(const std::string& path) const;
-  /// Reads a file written by save(). Throws std::runtime_error naming the path if it is missing or
-  /// unreadable; std::invalid_argument naming the path (and line) if it is empty, has an empty line, a
-  /// duplicate token, or does not start with <unk> <pad> <bos> <eos>.
+  /// Reads a file written by save(). Throws std::runtime_error (a data error) naming the path if it is missing
+  /// or unreadable, and naming the path and line if it is empty, has an empty line, a duplicate token, or does
+  /// not start with <unk> <pad> <bos> <eos>.
   static Vocab load(const std::string& path);
 
  private:

@@ -26,7 +26,7 @@ class WorkerPool {
     for (auto& worker : workers_) worker.join();
   }
 
-  void run(int64_t parts, const std::function<void(int64_t)>& part) {
+  void run(int64_t parts, const std::function<void(int64_t)>& part) noexcept {
     if (parts <= 0) return;
     bool idle = false;
     if (parts == 1 || !busy_.compare_exchange_strong(idle, true, std::memory_order_acquire)) {
@@ -105,7 +105,7 @@ WorkerPool& pool() {
 
 }  // namespace
 
-void parallel_parts(int64_t parts, const std::function<void(int64_t)>& part) { pool().run(parts, part); }
+void parallel_parts(int64_t parts, const std::function<void(int64_t)>& part) noexcept { pool().run(parts, part); }
 
 void parallel_range(int64_t n, int threads, int64_t grain,
                     const std::function<void(int64_t part, int64_t begin, int64_t end)>& range) {

@@ -13,8 +13,8 @@ namespace nmt::kernels {
 /// never changes what the part computes, so results do not depend on the pool. One call at a time uses the
 /// workers: a call made while another is running (from a part, or from another thread) runs its parts on its
 /// own calling thread, in order. A worker that cannot be started leaves its parts to the calling thread.
-/// `part` must not throw (std::terminate otherwise). Throws nothing else.
-void parallel_parts(int64_t parts, const std::function<void(int64_t)>& part);
+/// `part` must not throw: the function is noexcept, so a throwing part, on any thread, calls std::terminate.
+void parallel_parts(int64_t parts, const std::function<void(int64_t)>& part) noexcept;
 
 /// Splits [0, `n`) into `parts` = max(1, min(`threads`, n / max(`grain`, 1))) contiguous ranges, range p being
 /// [n·p/parts, n·(p+1)/parts) (so small `n` runs on the calling thread alone), and runs `range(p, begin, end)` on

@@ -82,7 +82,8 @@ void save_checkpoint(const std::string& dir, models::Seq2SeqModelImpl& model, to
   common::write_text_atomic(staged + "/state.json", state.to_json().dump(2) + "\n");
   src_vocab.save(staged + "/src_vocab.txt");
   tgt_vocab.save(staged + "/tgt_vocab.txt");
-  // fsyncs every file written above (torch::save and Vocab::save do not) and `staged`, then publishes it.
+  // fsyncs every file under `staged` (torch::save's files are not synced when written) and `staged` itself, then
+  // publishes it.
   common::replace_directory(staged, dir);
 }
 

@@ -53,6 +53,7 @@ class SignalGuard {
     struct sigaction action {};
     action.sa_handler = record_signal;
     sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;  // a signal during checkpoint I/O must not fail the write with EINTR
     sigaction(SIGINT, &action, &old_int_);
     sigaction(SIGTERM, &action, &old_term_);
   }
@@ -222,16 +223,26 @@ Trainer::~Trainer() = default;
 void Trainer::prepare_run_dir() {
   const std::string& run_dir = options_.output_dir;
   if (run_dir.empty()) throw std::invalid_argument("an output directory is required (--output)");
-  const bool has_run = fs::exists(fs::path(run_dir) / "config.json");
+  // A run is there once it has written a checkpoint or a metrics line; a first start that failed before that
+  // (bad data path, device) leaves only config.json and the vocabularies, which a new start may replace.
+  const fs::path dir(run_dir);
+  const bool has_run = fs::exists(dir / "config.json") &&
+                       (fs::exists(dir / "latest") || fs::exists(dir / "latest.old") || fs::exists(dir / "metrics.jsonl"));
   if (options_.resume) {
     common::recover_directory(run_dir + "/latest");
     if (!fs::exists(fs::path(run_dir) / "latest" / "model.pt"))
       throw std::invalid_argument("--resume: " + run_dir + " holds no checkpoint to resume from (latest/model.pt)");
-    config_ = common::load_config(run_dir + "/config.json");
+    try {
+      config_ = common::load_config(run_dir + "/config.json");
+    } catch (const std::invalid_argument& e) {  // the message names the file and key
+      throw std::runtime_error(std::string(e.what()) + " (corrupted run directory)");
+    }
   } else if (has_run) {
     if (!options_.overwrite)
       throw std::invalid_argument(run_dir + " already holds a run; use --resume to continue it or --overwrite to replace it");
-    for (const char* name : {"latest", "best", "latest.old", "best.old", "metrics.jsonl", "timing.jsonl"})
+    for (const char* name : {"latest", "best", "latest.old", "best.old", "latest.tmp", "best.tmp", "metrics.jsonl",
+                             "timing.jsonl", "curves.png", "curves.svg", "curves_minutes.png", "curves_minutes.svg",
+                             "test.hyp", "valid.hyp", "eval_test.json", "eval_valid.json"})
       fs::remove_all(fs::path(run_dir) / name);
   }
   if (options_.num_epochs) config_.train.num_epochs = *options_.num_epochs;
@@ -246,7 +257,10 @@ void Trainer::restore() {
   const std::string dir = run_dir + "/latest";
   models::load_weights(*model_, dir + "/model.pt", device_);
   load_training_state(dir, *optimizer_);
-  state_ = TrainingState::from_json(json::parse(common::read_text(dir + "/state.json")), dir + "/state.json");
+  const std::string state_file = dir + "/state.json";
+  const json state = json::parse(common::read_text(state_file), nullptr, /*allow_exceptions=*/false);
+  if (state.is_discarded()) throw std::runtime_error(state_file + ": malformed JSON (corrupted checkpoint)");
+  state_ = TrainingState::from_json(state, state_file);
   clock_->metrics = read_lines_up_to(run_dir + "/metrics.jsonl", state_.step);
   clock_->timing = read_lines_up_to(run_dir + "/timing.jsonl", state_.step);
   spdlog::info("[train] resuming {} after epoch {}{} (step {})", run_dir, state_.epoch,

@@ -62,7 +62,8 @@ struct TrainResult {
 };
 
 /// What one update did. The tensors stay on the device, so accumulating them costs no host synchronisation;
-/// the step's one synchronisation is reading the loss for the finiteness check (loss_sum_value).
+/// the step synchronises to read the loss for the finiteness check (loss_sum_value) and, on CUDA, also to count
+/// the valid target positions (train::valid_positions).
 struct StepResult {
   torch::Tensor loss_sum;       ///< 0-dim float, detached: Σ training objective over the batch's target tokens (nats)
   torch::Tensor tokens;         ///< 0-dim float: target tokens of the batch (Σ tgt_valid_len clamped to its columns)
@@ -104,7 +105,8 @@ class Trainer {
   /// Run mode: prepare_run_dir(), then device, threads and seed, data and vocabularies, model and optimiser,
   /// then restore() when options.resume. With resume, the config stored in the run directory is used (apart
   /// from the overrides). Throws std::invalid_argument when the directory holds a run and neither resume nor
-  /// overwrite is set, or for a bad config; std::runtime_error on I/O and data errors.
+  /// overwrite is set, for a bad config, or when the config's split leaves no training pairs; std::runtime_error
+  /// on I/O and data errors (unreadable corpus, corrupted run directory or checkpoint on resume).
   Trainer(common::Config config, TrainOptions options);
 
   /// Step-only mode: trains `model` where it lives with config.train's optimiser, schedule, clipping and

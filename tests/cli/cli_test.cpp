@@ -84,6 +84,10 @@ TEST_CASE("nmt command line", "[cli]") {
     const Run r = run("train --config " + p.string() + " --output " + out.string());
     CHECK(r.code == 1);
     CHECK_THAT(r.out, Catch::Contains("/nonexistent/fra.txt"));
+    // The failed start wrote no checkpoint, so starting again needs no --overwrite: the same data error again.
+    const Run again = run("train --config " + p.string() + " --output " + out.string());
+    CHECK(again.code == 1);
+    CHECK_THAT(again.out, Catch::Contains("/nonexistent/fra.txt") && !Catch::Contains("already holds a run"));
   }
   SECTION("cuda where there is none is a clear error") {
     const auto p = write_file(tmp, "nmt_cli_cuda.json", R"({"train": {"device": "cuda:3"}})");

@@ -118,20 +118,20 @@ TEST_CASE("Vocab save/load", "[data][vocab]") {
   SECTION("empty file") {
     TempPath tmp("nmt_vocab_empty");
     tmp.write("");
-    CHECK_THROWS_AS(Vocab::load(tmp.path), std::invalid_argument);
+    CHECK_THROWS_AS(Vocab::load(tmp.path), std::runtime_error);
     CHECK_THROWS_WITH(Vocab::load(tmp.path), Catch::Contains(tmp.path) && Catch::Contains("empty"));
   }
   SECTION("duplicate token names file and line") {
     TempPath tmp("nmt_vocab_dup");
     tmp.write("<unk>\n<pad>\n<bos>\n<eos>\nhello\nworld\nhello\n");
-    CHECK_THROWS_AS(Vocab::load(tmp.path), std::invalid_argument);
+    CHECK_THROWS_AS(Vocab::load(tmp.path), std::runtime_error);
     CHECK_THROWS_WITH(Vocab::load(tmp.path), Catch::Contains(tmp.path) && Catch::Contains("line 7") &&
                                                  Catch::Contains("duplicate"));
   }
   SECTION("missing reserved tokens") {
     TempPath tmp("nmt_vocab_noreserved");
     tmp.write("<unk>\n<pad>\nhello\n");
-    CHECK_THROWS_AS(Vocab::load(tmp.path), std::invalid_argument);
+    CHECK_THROWS_AS(Vocab::load(tmp.path), std::runtime_error);
     CHECK_THROWS_WITH(Vocab::load(tmp.path), Catch::Contains(tmp.path) && Catch::Contains("line 3") &&
                                                  Catch::Contains("<bos>"));
   }
