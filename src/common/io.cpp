@@ -102,10 +102,19 @@ void write_text_atomic(const std::string& path, const std::string& text) {
     data += n;
     left -= static_cast<std::size_t>(n);
   }
-  trace("fsync " + tmp);
-  fsync_fd(fd, tmp);
-  if (::close(fd) != 0) throw std::runtime_error("error while closing " + tmp + ": " + errno_text());
-  rename_traced(tmp, path);
+  // Until the rename, a failure leaves `path` as it was and removes the temporary file (and closes it).
+  bool open = true;
+  try {
+    trace("fsync " + tmp);
+    fsync_fd(fd, tmp);
+    open = false;
+    if (::close(fd) != 0) throw std::runtime_error("error while closing " + tmp + ": " + errno_text());
+    rename_traced(tmp, path);
+  } catch (...) {
+    if (open) ::close(fd);
+    ::unlink(tmp.c_str());
+    throw;
+  }
   sync_directory(parent_of(path));
 }
 

@@ -81,6 +81,7 @@ TEST_CASE("a crash at any step of write_text_atomic leaves the old or the new fi
     }
     // The rename (step 1) publishes the new text: before it the old file is intact.
     CHECK(slurp(path) == (crash_at <= 1 ? "old" : "new"));
+    CHECK_FALSE(fs::exists(path + ".tmp"));  // an error before the rename removes the temporary file
   }
 }
 
