@@ -105,6 +105,22 @@ struct TrainConfig {
   uint64_t seed = 42;                    ///< seeds the split, the shuffles, initialisation and dropout
   std::string device = std::string(kDeviceAuto);  ///< "auto" | "cpu" | "cuda" | "cuda:N" (parse_device_name)
   int64_t num_threads = 1;               ///< LibTorch intra-op threads (OpenBLAS runs its own); 0 = LibTorch's default
+  int64_t valid_beam_size = 1;           ///< beam size of the validation BLEU decoding; 1 = greedy
+};
+
+/// `decode.length_penalty` names (decoding::parse_length_penalty reads them): none, gnmt, average.
+inline constexpr std::array<std::string_view, 3> kLengthPenalties{"none", "gnmt", "average"};
+
+/// How `translate` and `eval` decode by default (their flags override each key). See decoding::SearchOptions.
+struct DecodeConfig {
+  int64_t beam_size = 4;                      ///< hypotheses kept per sentence; 1 = greedy search
+  std::string length_penalty = "gnmt";        ///< one of kLengthPenalties
+  double alpha = 0.6;                         ///< length-penalty exponent
+  int64_t min_len = 0;                        ///< output tokens before `<eos>` may be chosen
+  double max_len_a = 2.0;                     ///< maximum output tokens = max_len_a · source tokens + max_len_b
+  int64_t max_len_b = 10;
+  int64_t max_len = 0;                        ///< absolute cap on output tokens; 0 = none
+  int64_t batch_size = 128;                   ///< sentences decoded together
 };
 
 /// A whole run configuration.
@@ -112,6 +128,7 @@ struct Config {
   DataConfig data;
   ModelConfig model;
   TrainConfig train;
+  DecodeConfig decode;
 
   /// All fields, defaults filled in (what a run directory's config.json holds): {"data": {...},
   /// "model": {...}, "train": {...}} with one member per key of describe_keys().

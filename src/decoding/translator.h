@@ -8,24 +8,27 @@
 #include <nlohmann/json_fwd.hpp>
 #include <torch/types.h>
 
+#include "common/config.h"
 #include "data/vocab.h"
+#include "decoding/search.h"
 #include "models/seq2seq.h"
 
 namespace nmt::decoding {
 
+/// How Translator::translate decodes.
 struct TranslateOptions {
-  int64_t max_len = 0;             ///< maximum output tokens per sentence; 0 = the model's num_steps
-  int64_t batch_size = 128;        ///< sentences decoded together
-  bool record_attention = false;   ///< keep attention weights in each Translation
+  SearchOptions search;       ///< greedy or beam search, lengths, scores, attention
+  int64_t batch_size = 128;   ///< sentences decoded together (sorted by length first)
 };
 
-/// One translated sentence.
-struct Translation {
-  std::vector<std::string> source_tokens;  ///< what the encoder saw: tokens (unknown ones as typed) + `<eos>`, truncated to num_steps
+/// One hypothesis of a translated sentence, as text.
+struct TranslationHypothesis {
   std::vector<std::string> output_tokens;  ///< output without `<eos>`
-  bool emitted_eos = false;                ///< false when the search stopped at max_len
-  bool truncated = false;                  ///< the source had more than num_steps - 1 tokens
-  /// With record_attention: kind ("encoder_self", "decoder_self", "encoder_decoder") ->
+  bool emitted_eos = false;                ///< false when the search stopped at the maximum length
+  double score = 0.0;                      ///< the search's ranking score (log_prob under the length penalty)
+  double log_prob = 0.0;                   ///< sum of token_scores (natural log)
+  std::vector<float> token_scores;         ///< per output token, then `<eos>` when emitted (see Hypothesis)
+  /// With SearchOptions::record_attention: kind ("encoder_self", "decoder_self", "encoder_decoder") ->
   /// `[layers, heads, queries, keys]` on the CPU. Queries of decoder kinds are the decoding steps
   /// (output tokens, then `<eos>` if emitted); keys are source positions, or decoder inputs (`<bos>`, outputs...).
   std::map<std::string, torch::Tensor> attention;
@@ -33,26 +36,41 @@ struct Translation {
   std::string text() const;
   /// Output tokens followed by `<eos>` when it was emitted: the labels of the decoder-side attention rows.
   std::vector<std::string> query_tokens() const;
-  /// `{"source_tokens", "output_tokens", "attention": [output steps x source positions] (last layer, mean over
-  /// heads, of the encoder–decoder attention), "layers": {kind: [layers][heads][queries][keys]}}`.
-  nlohmann::json attention_json() const;
 };
+
+/// One translated sentence.
+struct Translation {
+  std::vector<std::string> source_tokens;  ///< what the encoder saw: tokens (unknown ones as typed) + `<eos>`
+  std::vector<TranslationHypothesis> hypotheses;  ///< best first; empty for an empty or unreadable input
+  /// The best hypothesis's text; "" when there is none.
+  std::string text() const;
+  /// `{"source_tokens", "output_tokens", "attention": [output steps x source positions] (last layer, mean over
+  /// heads, of the encoder–decoder attention), "layers": {kind: [layers][heads][queries][keys]}}` for hypothesis
+  /// `index` (an empty hypothesis when there is none).
+  nlohmann::json attention_json(std::size_t index = 0) const;
+};
+
+/// SearchOptions from a config's `decode` section (n_best 1, no scores, no attention).
+/// Throws std::invalid_argument for an unknown length_penalty.
+SearchOptions search_options(const common::DecodeConfig& decode);
 
 /// Translates with a trained model. The model is put in eval mode; gradients are off while decoding.
 class Translator {
  public:
-  /// `num_steps`: the source length the model was trained with (longer inputs are truncated, as in training).
-  Translator(models::Seq2SeqModel model, data::Vocab src_vocab, data::Vocab tgt_vocab, int64_t num_steps,
-             c10::Device device);
+  /// Sources are translated whole, however long, up to the model's limit (max_source_positions).
+  Translator(models::Seq2SeqModel model, data::Vocab src_vocab, data::Vocab tgt_vocab, c10::Device device);
 
   /// Translates raw sentences (preprocessed as in training; see data::preprocess_nmt). An empty or
-  /// whitespace-only sentence gives an empty translation without running the model; invalid UTF-8 is
-  /// reported with a warning and gives an empty translation. Output order = input order.
-  std::vector<Translation> translate(const std::vector<std::string>& sentences, const TranslateOptions& options) const;
+  /// whitespace-only sentence gives a translation without hypotheses, without running the model; invalid UTF-8
+  /// is reported with a warning naming its line (`first_line` + index) and gives one too. Output order = input
+  /// order. Throws std::runtime_error naming the line and the limit when a source is longer than the model
+  /// accepts, std::invalid_argument for bad options.
+  std::vector<Translation> translate(const std::vector<std::string>& sentences, const TranslateOptions& options,
+                                     std::size_t first_line = 1) const;
 
-  /// Translates already tokenised sources (as produced by data::tokenize).
+  /// Translates already tokenised sources (as produced by data::tokenize); as translate.
   std::vector<Translation> translate_tokens(const std::vector<std::vector<std::string>>& sources,
-                                            const TranslateOptions& options) const;
+                                            const TranslateOptions& options, std::size_t first_line = 1) const;
 
   const data::Vocab& src_vocab() const { return src_vocab_; }
   const data::Vocab& tgt_vocab() const { return tgt_vocab_; }
@@ -61,7 +79,6 @@ class Translator {
   models::Seq2SeqModel model_;
   data::Vocab src_vocab_;
   data::Vocab tgt_vocab_;
-  int64_t num_steps_;
   c10::Device device_;
 };
 

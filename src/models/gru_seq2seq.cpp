@@ -1,5 +1,7 @@
 #include "models/gru_seq2seq.h"
 
+#include <stdexcept>
+
 #include <torch/torch.h>
 
 namespace nmt::models {
@@ -10,6 +12,17 @@ torch::nn::GRU make_gru(int64_t input, int64_t hiddens, int64_t layers, double d
 }
 
 }  // namespace
+
+void GruDecoderState::select(const torch::Tensor& index) {
+  auto pick = [&](torch::Tensor& t, int64_t dim) {
+    if (t.defined()) t = t.index_select(dim, index.to(t.device()));
+  };
+  pick(hidden, 1);
+  pick(enc_valid_lens, 0);
+  pick(context, 0);
+  pick(enc_outputs, 0);
+  pick(enc_keys, 0);
+}
 
 GruEncoderImpl::GruEncoderImpl(int64_t vocab_size, int64_t embed_size, int64_t num_hiddens, int64_t num_layers,
                                double dropout) {
@@ -54,25 +67,30 @@ GruSeq2SeqImpl::GruSeq2SeqImpl(const GruSeq2SeqOptions& o) : options_(o) {
 }
 
 EncoderOutput GruSeq2SeqImpl::encode(const torch::Tensor& src, const torch::Tensor& valid_lens,
-                                     AttentionRecord* /*record*/) {
+                                     AttentionWeights* /*attention*/) {
   return encoder->forward(src, valid_lens);
 }
 
-DecoderState GruSeq2SeqImpl::init_state(const EncoderOutput& encoded) {
-  DecoderState state;
-  state.hidden = encoded.final_state;
-  state.enc_valid_lens = encoded.valid_lens;
+std::unique_ptr<DecoderState> GruSeq2SeqImpl::init_state(const EncoderOutput& encoded) {
+  auto state = std::make_unique<GruDecoderState>();
+  state->hidden = encoded.final_state;
+  state->enc_valid_lens = encoded.valid_lens;
   if (options_.attention) {
-    state.enc_outputs = encoded.outputs;
-    state.enc_keys = attention->project_keys(encoded.outputs);
+    state->enc_outputs = encoded.outputs;
+    state->enc_keys = attention->project_keys(encoded.outputs);
   } else {
-    state.context = encoded.final_state[-1];
+    state->context = encoded.final_state[-1];
   }
   return state;
 }
 
-torch::Tensor GruSeq2SeqImpl::decode_features(const torch::Tensor& tgt, DecoderState& state) {
+torch::Tensor GruSeq2SeqImpl::decode_features(const torch::Tensor& tgt, DecoderState& base_state,
+                                              AttentionWeights* attention_out) {
   TORCH_CHECK(tgt.dim() == 2, "decoder input must be [batch, steps], got ", tgt.sizes());
+  auto* gru_state = dynamic_cast<GruDecoderState*>(&base_state);
+  if (gru_state == nullptr)
+    throw std::invalid_argument("GruSeq2Seq::decode_features: the decoder state was not built by a GRU model's init_state");
+  GruDecoderState& state = *gru_state;
   const int64_t batch = tgt.size(0), steps = tgt.size(1);
   auto embedded = embedding->forward(tgt).transpose(0, 1);  // [steps, batch, embed]
   torch::Tensor outputs;
@@ -82,20 +100,21 @@ torch::Tensor GruSeq2SeqImpl::decode_features(const torch::Tensor& tgt, DecoderS
     state.hidden = hidden;
     outputs = out;  // [steps, batch, hiddens]
   } else {
-    std::vector<torch::Tensor> step_outputs;
+    std::vector<torch::Tensor> step_outputs, step_weights;
     step_outputs.reserve(steps);
     for (int64_t t = 0; t < steps; ++t) {
       auto query = state.hidden[-1].unsqueeze(1);  // [batch, 1, hiddens]
       torch::Tensor weights;
       auto context = attention->forward(query, state.enc_keys, state.enc_outputs, state.enc_valid_lens,
-                                        state.record ? &weights : nullptr);  // [batch, 1, hiddens]
+                                        attention_out ? &weights : nullptr);  // [batch, 1, hiddens]
       auto x = torch::cat({context.transpose(0, 1), embedded.narrow(0, t, 1)}, 2);  // [1, batch, hiddens+embed]
       auto [out, hidden] = rnn->forward(x, state.hidden);
       state.hidden = hidden;
       step_outputs.push_back(out);
-      if (state.record) state.record->add("encoder_decoder", 0, weights.unsqueeze(1));
+      if (attention_out) step_weights.push_back(weights);  // [batch, 1, src_steps]
     }
     outputs = torch::cat(step_outputs, 0);
+    if (attention_out) attention_out->set("encoder_decoder", 0, torch::cat(step_weights, 1).unsqueeze(1));
   }
   state.steps_done += steps;
   return outputs.transpose(0, 1);  // [batch, steps, hiddens]

@@ -35,6 +35,19 @@ class GruEncoderImpl : public torch::nn::Module {
 };
 TORCH_MODULE(GruEncoder);
 
+/// Decoder state of the GRU models. Rows are sentences (or beam hypotheses).
+class GruDecoderState : public DecoderState {
+ public:
+  torch::Tensor hidden;          ///< `[num_layers, batch, num_hiddens]`
+  torch::Tensor enc_valid_lens;  ///< `[batch]` int64
+  torch::Tensor context;         ///< plain decoder: the encoder's final top-layer state `[batch, num_hiddens]`
+  torch::Tensor enc_outputs;     ///< attention decoder: `[batch, src_steps, num_hiddens]`
+  torch::Tensor enc_keys;        ///< attention decoder: W_k · enc_outputs, computed once `[batch, src_steps, num_hiddens]`
+  /// Keeps rows `index` of every defined tensor (hidden along its axis 1, the others along axis 0).
+  void select(const torch::Tensor& index) override;
+  int64_t rows() const override { return hidden.size(1); }
+};
+
 /// GRU encoder–decoder. Plain decoder: the GRU input is the target embedding concatenated with the
 /// encoder's final top-layer state (a fixed context); its initial state is the encoder's final state.
 /// Attention decoder: at every step the query is the decoder's previous top-layer state, keys = values =
@@ -43,14 +56,17 @@ TORCH_MODULE(GruEncoder);
 class GruSeq2SeqImpl : public Seq2SeqModelImpl {
  public:
   explicit GruSeq2SeqImpl(const GruSeq2SeqOptions& options);
+  /// Records no attention (a GRU encoder has none).
   EncoderOutput encode(const torch::Tensor& src, const torch::Tensor& valid_lens,
-                       AttentionRecord* record = nullptr) override;
-  DecoderState init_state(const EncoderOutput& encoded) override;
+                       AttentionWeights* attention = nullptr) override;
+  /// A GruDecoderState.
+  std::unique_ptr<DecoderState> init_state(const EncoderOutput& encoded) override;
   /// `tgt` `[batch, steps]` -> decoder features `[batch, steps, num_hiddens]`: the top GRU layer's output at every
   /// step (not logits: output_layer() / project() turn them into `[batch, steps, tgt_vocab]`). Updates
-  /// `state.hidden`; records Bahdanau weights `[batch, 1, 1, src_steps]` per step under "encoder_decoder" when
-  /// `state.record` is set.
-  torch::Tensor decode_features(const torch::Tensor& tgt, DecoderState& state) override;
+  /// `state.hidden`; with `attention`, the Bahdanau weights of the steps, "encoder_decoder" layer 0,
+  /// `[batch, 1, steps, src_steps]`. Throws std::invalid_argument when `state` is not a GruDecoderState.
+  torch::Tensor decode_features(const torch::Tensor& tgt, DecoderState& state,
+                                AttentionWeights* attention = nullptr) override;
   std::pair<torch::Tensor, torch::Tensor> output_layer() override;
 
  private:

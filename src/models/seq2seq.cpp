@@ -4,38 +4,27 @@
 
 namespace nmt::models {
 
-void AttentionRecord::add(const std::string& kind, std::size_t layer, torch::Tensor chunk) {
-  auto& layers = weights[kind];
-  if (layers.size() <= layer) layers.resize(layer + 1);
-  layers[layer].push_back(chunk.detach().to(torch::kCPU));
+void AttentionWeights::set(const std::string& kind, std::size_t layer, const torch::Tensor& weights) {
+  auto& list = layers[kind];
+  if (list.size() <= layer) list.resize(layer + 1);
+  list[layer] = weights.detach();
 }
 
-void DecoderState::select(const torch::Tensor& index) {
-  auto pick = [&](torch::Tensor& t, int64_t dim) {
-    if (t.defined()) t = t.index_select(dim, index.to(t.device()));
-  };
-  pick(enc_outputs, 0);
-  pick(enc_valid_lens, 0);
-  pick(hidden, 1);
-  pick(context, 0);
-  pick(enc_keys, 0);
-  for (auto* list : {&self_keys, &self_values, &cross_keys, &cross_values})
-    for (auto& t : *list) pick(t, 0);
-}
+torch::Tensor AttentionWeights::stacked(const std::string& kind) const { return torch::stack(layers.at(kind), 1); }
 
 torch::Tensor Seq2SeqModelImpl::project(const torch::Tensor& features) {
   const auto [weight, bias] = output_layer();
   return ops::vocab_projection(features, weight, bias);
 }
 
-torch::Tensor Seq2SeqModelImpl::step(const torch::Tensor& tgt, DecoderState& state) {
-  return project(decode_features(tgt, state));
+torch::Tensor Seq2SeqModelImpl::step(const torch::Tensor& tgt, DecoderState& state, AttentionWeights* attention) {
+  return project(decode_features(tgt, state, attention));
 }
 
 torch::Tensor Seq2SeqModelImpl::forward_features(const torch::Tensor& src, const torch::Tensor& src_valid_lens,
                                                  const torch::Tensor& tgt) {
-  DecoderState state = init_state(encode(src, src_valid_lens));
-  return decode_features(tgt, state);
+  auto state = init_state(encode(src, src_valid_lens));
+  return decode_features(tgt, *state);
 }
 
 torch::Tensor Seq2SeqModelImpl::forward(const torch::Tensor& src, const torch::Tensor& src_valid_lens,

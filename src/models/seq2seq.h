@@ -3,6 +3,7 @@
 // file I/O live outside the models; they drive them through encode / init_state / step / forward.
 
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,14 +15,18 @@
 
 namespace nmt::models {
 
-/// Attention weights collected while a model runs, for output and plots. Keyed by kind:
-/// "encoder_self", "decoder_self", "encoder_decoder". Each kind holds one list per layer; each list holds
-/// chunks `[batch, heads, queries, keys]` in the order the queries were computed (one per decoding step
-/// when decoding incrementally). Bahdanau attention records one layer and one head.
-struct AttentionRecord {
-  std::map<std::string, std::vector<std::vector<torch::Tensor>>> weights;
-  /// Appends `chunk` `[batch, heads, queries, keys]` to `kind`, layer `layer`.
-  void add(const std::string& kind, std::size_t layer, torch::Tensor chunk);
+/// Attention weights of one model call, for output and plots. Keyed by kind: "encoder_self", "decoder_self",
+/// "encoder_decoder"; each kind holds one tensor per layer, `[batch, heads, queries, keys]` (float, on the model's
+/// device, detached). A decoder call over `steps` new positions gives `steps` queries; its "decoder_self" keys are
+/// all positions so far (steps_done + steps), its "encoder_decoder" keys the source positions. Bahdanau attention
+/// has one layer and one head.
+struct AttentionWeights {
+  std::map<std::string, std::vector<torch::Tensor>> layers;
+  /// Sets layer `layer` of `kind` to `weights` `[batch, heads, queries, keys]` (detached).
+  void set(const std::string& kind, std::size_t layer, const torch::Tensor& weights);
+  /// Every layer of `kind` stacked: `[batch, layers, heads, queries, keys]`. Throws std::out_of_range when
+  /// `kind` was not recorded.
+  torch::Tensor stacked(const std::string& kind) const;
 };
 
 /// What the encoder produced for a batch of source sequences.
@@ -31,48 +36,49 @@ struct EncoderOutput {
   torch::Tensor final_state;  ///< GRU models: `[num_layers, batch, num_hiddens]`; undefined for the Transformer
 };
 
-/// Decoder state carried from one decoding step to the next. Each model fills the fields it needs.
-struct DecoderState {
-  torch::Tensor enc_outputs;     ///< GRU models: `[batch, src_steps, num_hiddens]` (the Transformer keeps cross_keys)
-  torch::Tensor enc_valid_lens;  ///< `[batch]`
-  torch::Tensor hidden;          ///< GRU hidden state `[num_layers, batch, num_hiddens]`
-  torch::Tensor context;         ///< plain seq2seq: the encoder's final top-layer state `[batch, num_hiddens]`
-  torch::Tensor enc_keys;        ///< Bahdanau: W_k · enc_outputs, computed once per batch `[batch, src_steps, num_hiddens]`
-  std::vector<torch::Tensor> self_keys;     ///< Transformer cache per decoder layer, heads split:
-                                            ///< `[batch, num_heads, steps_done, num_hiddens / num_heads]`
-  std::vector<torch::Tensor> self_values;   ///< same shape as self_keys
-  std::vector<torch::Tensor> cross_keys;    ///< Transformer, per layer, projected encoder outputs, heads split:
-                                            ///< `[batch, num_heads, src_steps, num_hiddens / num_heads]`
-  std::vector<torch::Tensor> cross_values;  ///< same shape as cross_keys
-  int64_t steps_done = 0;                   ///< target positions already consumed by step()
-  AttentionRecord* record = nullptr;        ///< when set, step() appends its attention weights here
-
-  /// Keeps only the batch rows in `index` (`[n]` int64), in that order, in every defined tensor
-  /// (used to drop finished sentences or reorder beams).
-  void select(const torch::Tensor& index);
+/// Decoder state carried from one decoding step to the next (d2l's `state`). Each model defines its own
+/// subclass with the tensors it needs and reorders them itself, so a search can drop finished rows and follow
+/// beam back-pointers without knowing what the state holds.
+class DecoderState {
+ public:
+  virtual ~DecoderState() = default;
+  /// Keeps only the batch rows in `index` (`[n]` int64, any device; repeats allowed), in that order, in every
+  /// tensor of the state: rows leave (finished sentences), are reordered or duplicated (beam back-pointers).
+  virtual void select(const torch::Tensor& index) = 0;
+  /// Number of rows (the batch size the next step() call must have).
+  virtual int64_t rows() const = 0;
+  int64_t steps_done = 0;  ///< target positions already consumed by step()
 };
 
 /// Base class of the encoder–decoder models. Registered submodule names are checkpoint keys.
 class Seq2SeqModelImpl : public torch::nn::Module {
  public:
   /// Encodes `src` `[batch, src_steps]` (token ids, padded) with `valid_lens` `[batch]`.
-  /// `record`, when given, receives encoder self-attention weights (Transformer).
+  /// `attention`, when given, receives the encoder self-attention weights (Transformer: "encoder_self",
+  /// `[batch, heads, src_steps, src_steps]` per layer).
   virtual EncoderOutput encode(const torch::Tensor& src, const torch::Tensor& valid_lens,
-                               AttentionRecord* record = nullptr) = 0;
-  /// Builds the decoder's initial state from the encoder's output (d2l `init_state`).
-  virtual DecoderState init_state(const EncoderOutput& encoded) = 0;
+                               AttentionWeights* attention = nullptr) = 0;
+  /// Builds the decoder's initial state from the encoder's output (d2l `init_state`); one row per sentence.
+  virtual std::unique_ptr<DecoderState> init_state(const EncoderOutput& encoded) = 0;
   /// Runs the decoder over `tgt` `[batch, steps]` (the tokens at positions steps_done .. steps_done+steps-1),
   /// updates `state` and returns the decoder's output features `[batch, steps, num_hiddens]`: what the output
   /// layer turns into logits. Feeding a prefix in one call or one token per call gives the same features
-  /// (teacher forcing vs. incremental decoding).
-  virtual torch::Tensor decode_features(const torch::Tensor& tgt, DecoderState& state) = 0;
+  /// (teacher forcing vs. incremental decoding). `attention`, when given, receives this call's decoder
+  /// attention weights (see AttentionWeights). Throws std::invalid_argument for a state another model type built.
+  virtual torch::Tensor decode_features(const torch::Tensor& tgt, DecoderState& state,
+                                        AttentionWeights* attention = nullptr) = 0;
+  /// Longest source, in tokens with `<eos>`, the encoder accepts (the Transformer's positional-encoding length);
+  /// 0 = no limit (GRUs).
+  virtual int64_t max_source_positions() const { return 0; }
+  /// Longest target, in decoder positions (`<bos>` + outputs), the decoder accepts; 0 = no limit (GRUs).
+  virtual int64_t max_target_positions() const { return 0; }
   /// The output layer's weight `[tgt_vocab, num_hiddens]` (the target embedding matrix when tied) and bias
   /// `[tgt_vocab]`: logits = features · weightᵀ + bias.
   virtual std::pair<torch::Tensor, torch::Tensor> output_layer() = 0;
   /// The output layer: features `[..., num_hiddens]` -> logits `[..., tgt_vocab]` (ops::vocab_projection).
   torch::Tensor project(const torch::Tensor& features);
-  /// One decoder call with logits out: project(decode_features(tgt, state)), `[batch, steps, tgt_vocab]`.
-  torch::Tensor step(const torch::Tensor& tgt, DecoderState& state);
+  /// One decoder call with logits out: project(decode_features(tgt, state, attention)), `[batch, steps, tgt_vocab]`.
+  torch::Tensor step(const torch::Tensor& tgt, DecoderState& state, AttentionWeights* attention = nullptr);
   /// Teacher-forced decoder features `[batch, tgt_steps, num_hiddens]` for decoder input `tgt` (training
   /// projects only the valid positions of these, see train::masked_cross_entropy).
   torch::Tensor forward_features(const torch::Tensor& src, const torch::Tensor& src_valid_lens, const torch::Tensor& tgt);

@@ -311,8 +311,15 @@ TransformerImpl::TransformerImpl(const TransformerOptions& o)
   tgt_embedding->weight.normal_(0.0, embed_std);
 }
 
+void TransformerDecoderState::select(const torch::Tensor& index) {
+  auto idx = index.to(enc_valid_lens.device());
+  enc_valid_lens = enc_valid_lens.index_select(0, idx);
+  for (auto* list : {&self_keys, &self_values, &cross_keys, &cross_values})
+    for (auto& t : *list) t = t.index_select(0, idx);
+}
+
 EncoderOutput TransformerImpl::encode(const torch::Tensor& src, const torch::Tensor& valid_lens,
-                                      AttentionRecord* record) {
+                                      AttentionWeights* attention) {
   if (src.dim() != 2)
     throw std::invalid_argument("Transformer::encode: src must be [batch, steps], got " + std::to_string(src.dim()) +
                                 " dims");
@@ -320,17 +327,17 @@ EncoderOutput TransformerImpl::encode(const torch::Tensor& src, const torch::Ten
   auto x = pos_encoding->forward(src_embedding->forward(src) * scale, 0);
   for (std::size_t l = 0; l < encoder_layers_.size(); ++l) {
     torch::Tensor weights;
-    x = encoder_layers_[l]->forward(x, valid_lens, record ? &weights : nullptr);
-    if (record) record->add("encoder_self", l, weights);
+    x = encoder_layers_[l]->forward(x, valid_lens, attention ? &weights : nullptr);
+    if (attention) attention->set("encoder_self", l, weights);
   }
   if (options_.pre_norm) x = encoder_norm->forward(x);
   return {x, valid_lens, torch::Tensor()};
 }
 
-DecoderState TransformerImpl::init_state(const EncoderOutput& encoded) {
-  DecoderState state;
-  // enc_outputs stays undefined: the decoder reads only the projected keys/values, and
-  // DecoderState::select would copy it for nothing.
+std::unique_ptr<DecoderState> TransformerImpl::init_state(const EncoderOutput& encoded) {
+  auto owned = std::make_unique<TransformerDecoderState>();
+  TransformerDecoderState& state = *owned;
+  // The encoder outputs are not kept: the decoder reads only the projected keys/values.
   state.enc_valid_lens = encoded.valid_lens;
   const int64_t batch = encoded.outputs.size(0);
   for (auto& block : decoder_layers_) {
@@ -342,13 +349,18 @@ DecoderState TransformerImpl::init_state(const EncoderOutput& encoded) {
     state.self_values.push_back(torch::zeros({batch, heads, 0, head_dim}, encoded.outputs.options()));
   }
   state.steps_done = 0;
-  return state;
+  return owned;
 }
 
-torch::Tensor TransformerImpl::decode_features(const torch::Tensor& tgt, DecoderState& state) {
+torch::Tensor TransformerImpl::decode_features(const torch::Tensor& tgt, DecoderState& base_state,
+                                               AttentionWeights* attention) {
   if (tgt.dim() != 2)
     throw std::invalid_argument("Transformer::decode_features: tgt must be [batch, steps], got " + std::to_string(tgt.dim()) +
                                 " dims");
+  auto* transformer_state = dynamic_cast<TransformerDecoderState*>(&base_state);
+  if (transformer_state == nullptr)
+    throw std::invalid_argument("Transformer::decode_features: the decoder state was not built by a Transformer's init_state");
+  TransformerDecoderState& state = *transformer_state;
   const auto layers = static_cast<std::size_t>(num_decoder_layers_);
   if (state.self_keys.size() != layers || state.self_values.size() != layers || state.cross_keys.size() != layers ||
       state.cross_values.size() != layers)
@@ -365,13 +377,13 @@ torch::Tensor TransformerImpl::decode_features(const torch::Tensor& tgt, Decoder
                              .expand({batch, steps});
   for (std::size_t l = 0; l < layers; ++l) {
     torch::Tensor self_w, cross_w;
-    const bool rec = state.record != nullptr;
+    const bool rec = attention != nullptr;
     x = decoder_layers_[l]->forward(x, state.self_keys[l], state.self_values[l], self_valid_lens, state.cross_keys[l],
                                     state.cross_values[l], state.enc_valid_lens, rec ? &self_w : nullptr,
                                     rec ? &cross_w : nullptr);
     if (rec) {
-      state.record->add("decoder_self", l, self_w);
-      state.record->add("encoder_decoder", l, cross_w);
+      attention->set("decoder_self", l, self_w);
+      attention->set("encoder_decoder", l, cross_w);
     }
   }
   if (options_.pre_norm) x = decoder_norm->forward(x);

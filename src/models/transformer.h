@@ -206,6 +206,20 @@ struct TransformerOptions {
   int64_t max_len = 1000;           ///< positional-encoding table length (max source / target steps)
 };
 
+/// Decoder state of the Transformer: per decoder layer, the self-attention key/value cache and the projected
+/// encoder keys/values. Rows are sentences (or beam hypotheses).
+class TransformerDecoderState : public DecoderState {
+ public:
+  torch::Tensor enc_valid_lens;             ///< `[batch]` int64
+  std::vector<torch::Tensor> self_keys;     ///< per layer `[batch, num_heads, steps_done, num_hiddens / num_heads]`
+  std::vector<torch::Tensor> self_values;   ///< same shape as self_keys
+  std::vector<torch::Tensor> cross_keys;    ///< per layer `[batch, num_heads, src_steps, num_hiddens / num_heads]`
+  std::vector<torch::Tensor> cross_values;  ///< same shape as cross_keys
+  /// Keeps rows `index` of every tensor, the caches included.
+  void select(const torch::Tensor& index) override;
+  int64_t rows() const override { return enc_valid_lens.size(0); }
+};
+
 /// Transformer encoder–decoder (d2l.ai §11.7 `TransformerEncoder`/`TransformerDecoder`).
 /// Token embeddings are scaled by sqrt(num_hiddens) before the positional encoding (d2l, Vaswani §3.4).
 /// Initialisation: Xavier-uniform for every Linear weight (d2l `init_seq2seq`), N(0, num_hiddens^-0.5) for the
@@ -220,21 +234,27 @@ class TransformerImpl : public Seq2SeqModelImpl {
   /// or num_heads not dividing num_hiddens.
   explicit TransformerImpl(const TransformerOptions& options);
   /// `src` `[batch, src_steps]`, `valid_lens` `[batch]` -> outputs `[batch, src_steps, H]`, valid_lens,
-  /// undefined final_state. Records "encoder_self" `[batch, heads, src_steps, src_steps]` per layer.
+  /// undefined final_state. With `attention`: "encoder_self" `[batch, heads, src_steps, src_steps]` per layer.
+  /// Throws std::invalid_argument when src_steps exceeds max_len (naming the limit).
   EncoderOutput encode(const torch::Tensor& src, const torch::Tensor& valid_lens,
-                       AttentionRecord* record = nullptr) override;
-  /// Precomputes each decoder layer's projected encoder keys/values (cross_keys/cross_values, each
-  /// `[batch, num_heads, src_steps, H / num_heads]`) and sets empty self-attention caches
+                       AttentionWeights* attention = nullptr) override;
+  /// A TransformerDecoderState: each decoder layer's projected encoder keys/values (cross_keys/cross_values, each
+  /// `[batch, num_heads, src_steps, H / num_heads]`) and empty self-attention caches
   /// `[batch, num_heads, 0, H / num_heads]`, steps_done 0.
-  DecoderState init_state(const EncoderOutput& encoded) override;
+  std::unique_ptr<DecoderState> init_state(const EncoderOutput& encoded) override;
   /// `tgt` `[batch, steps]` (positions steps_done ..) -> decoder features `[batch, steps, H]`: the last decoder
   /// block's output (after the final LayerNorm with pre_norm), not logits (output_layer() / project() make those).
   /// Appends the new projected keys/values to the caches (`[batch, num_heads, steps_done + steps, H / num_heads]`
-  /// afterwards); position t attends to keys 0..t. Records "decoder_self"
-  /// `[batch, heads, steps, steps_done + steps]` and "encoder_decoder" `[batch, heads, steps, src_steps]` per layer
-  /// when state.record is set. Throws std::invalid_argument for a state not built by init_state() of this model
+  /// afterwards); position t attends to keys 0..t. With `attention`: "decoder_self"
+  /// `[batch, heads, steps, steps_done + steps]` and "encoder_decoder" `[batch, heads, steps, src_steps]` per layer.
+  /// Throws std::invalid_argument for a state not built by init_state() of this model
   /// or when the target passes max_len positions.
-  torch::Tensor decode_features(const torch::Tensor& tgt, DecoderState& state) override;
+  torch::Tensor decode_features(const torch::Tensor& tgt, DecoderState& state,
+                                AttentionWeights* attention = nullptr) override;
+  /// options.max_len (the positional-encoding table).
+  int64_t max_source_positions() const override { return options_.max_len; }
+  /// options.max_len (the positional-encoding table).
+  int64_t max_target_positions() const override { return options_.max_len; }
   std::pair<torch::Tensor, torch::Tensor> output_layer() override;
 
  private:
