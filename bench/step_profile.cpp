@@ -12,7 +12,7 @@
 #include "common/blas.h"
 #include "common/memory.h"
 #include "common/config.h"
-#include "decoding/greedy.h"
+#include "decoding/search.h"
 #include "models/model_factory.h"
 #include "data/dataset.h"
 #include "train/trainer.h"
@@ -43,7 +43,9 @@ int main(int argc, char** argv) {
       auto src = torch::randint(4, sv, {decode_batch, T}, torch::kLong);
       auto lens = torch::randint(3, T + 1, {decode_batch}, torch::kLong);
       const auto t0 = Clock::now();
-      nmt::decoding::greedy_search(*model, src, lens, 1, 2, T);
+      nmt::decoding::SearchOptions search;
+      search.max_len = T;
+      nmt::decoding::GreedySearch().search(*model, src, lens, {1, 2}, search);
       if (i >= 2) total += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     }
     profile.reset();

@@ -21,7 +21,8 @@
 //    and the same code with batch size 1 (d2l predict_seq2seq decodes one sentence at a time), the two
 //    interleaved in --decode-rounds rounds (time_decoding_interleaved), with the
 //    weights reached after the timed training batches (barely trained: output lengths are reported, since
-//    the decoding time follows them; greedy search runs at most num_steps steps).
+//    the decoding time follows them; searches run at most num_steps steps). With --decode-beam K > 1, beam search
+//    of beam K, batched and one at a time, runs in the same rounds.
 //  - peak resident memory (getrusage ru_maxrss) after training and at the end.
 //
 // Data settings (forced so that the runs match d2l's load_data_nmt on the full file): data.num_examples null
@@ -152,6 +153,8 @@ double median(std::vector<double> v) {
 /// time_decoding_interleaved().
 struct DecodeTotals {
   int64_t batch_size = 1;
+  int64_t beam_size = 1;  // 1 = greedy search
+  int64_t max_len = 10;   // maximum decoder steps (the model's num_steps, as the Python reference)
   int64_t sentences = 0;
   double seconds = 0, steps = 0, eos = 0;
   std::vector<double> round_rates;  // sentences/s of each round
@@ -163,14 +166,17 @@ struct DecodeTotals {
     if (begin >= end) return 0.0;
     nmt::decoding::TranslateOptions options;
     options.batch_size = batch_size;
+    options.search.beam_size = beam_size;
+    options.search.max_len = max_len;
     const std::vector<std::vector<std::string>> part(sources.begin() + static_cast<std::ptrdiff_t>(begin),
                                                      sources.begin() + static_cast<std::ptrdiff_t>(end));
     const auto t0 = Clock::now();
     const auto out = translator.translate_tokens(part, options);
     const double dt = seconds_between(t0, Clock::now());
     for (const auto& t : out) {
-      steps += static_cast<double>(t.output_tokens.size()) + (t.emitted_eos ? 1 : 0);
-      eos += t.emitted_eos ? 1 : 0;
+      const auto& best = t.hypotheses.front();
+      steps += static_cast<double>(best.output_tokens.size()) + (best.emitted_eos ? 1 : 0);
+      eos += best.emitted_eos ? 1 : 0;
     }
     sentences += static_cast<int64_t>(out.size());
     seconds += dt;
@@ -204,9 +210,11 @@ struct DecodeTotals {
 json time_decoding_interleaved(const nmt::decoding::Translator& translator,
                                const std::vector<std::vector<std::string>>& batched,
                                const std::vector<std::vector<std::string>>& single, int64_t batch_size,
-                               int64_t rounds) {
-  DecodeTotals many, one;
-  many.batch_size = batch_size;
+                               int64_t rounds, int64_t max_len, int64_t beam_size) {
+  DecodeTotals many, one, beam_many, beam_one;
+  many.batch_size = beam_many.batch_size = batch_size;
+  beam_many.beam_size = beam_one.beam_size = beam_size;
+  for (auto* d : {&many, &one, &beam_many, &beam_one}) d->max_len = max_len;
   const auto batches = static_cast<std::size_t>((static_cast<int64_t>(batched.size()) + batch_size - 1) / batch_size);
   const auto R = static_cast<std::size_t>(std::max<int64_t>(1, rounds));
   auto batched_end = [&](std::size_t r) {  // end of round r - 1's slice
@@ -217,6 +225,10 @@ json time_decoding_interleaved(const nmt::decoding::Translator& translator,
     const double a = many.run(translator, batched, batched_end(r), batched_end(r + 1));
     const double b = one.run(translator, single, r * single.size() / R, (r + 1) * single.size() / R);
     if (a > 0 && b > 0) per_round.push_back(a / b);
+    if (beam_size > 1) {
+      beam_many.run(translator, batched, batched_end(r), batched_end(r + 1));
+      beam_one.run(translator, single, r * single.size() / R, (r + 1) * single.size() / R);
+    }
   }
   json out{{"rounds", R}};
   if (many.sentences > 0) out["batched"] = many.to_json();
@@ -224,6 +236,11 @@ json time_decoding_interleaved(const nmt::decoding::Translator& translator,
   if (many.sentences > 0 && one.sentences > 0) {
     out["speedup"] = many.rate() / one.rate();
     out["speedup_per_round"] = per_round;
+  }
+  if (beam_size > 1) {
+    out["beam_size"] = beam_size;
+    if (beam_many.sentences > 0) out["beam_batched"] = beam_many.to_json();
+    if (beam_one.sentences > 0) out["beam_batch1"] = beam_one.to_json();
   }
   return out;
 }
@@ -237,7 +254,7 @@ int main(int argc, char** argv) {
   std::string config_path, model_type, label = "custom";
   int64_t embed = 0, hiddens = 0, layers = 0, heads = 0, ffn = 0, batch = 0, threads = -1, num_examples = 0;
   int64_t warmup = 3, batches = 30, decode = 2000, decode_batch = 128, decode1 = 500, gemm_size = 1024;
-  int64_t decode_rounds = 8;
+  int64_t decode_rounds = 8, decode_beam = 4;
   double dropout = -1, lr = 0, decode_train_seconds = 0;
   std::string data_path;
   app.add_option("--config", config_path, "JSON run config (model/train/data sections) to start from");
@@ -262,6 +279,7 @@ int main(int argc, char** argv) {
   app.add_option("--decode-train-seconds", decode_train_seconds,
                  "untimed training (seconds) after the timed batches, before decoding")->check(CLI::NonNegativeNumber);
   app.add_option("--decode1", decode1, "sentences decoded one at a time (0 = skip)")->check(CLI::NonNegativeNumber);
+  app.add_option("--decode-beam", decode_beam, "beam size of the beam-search decoding timed beside greedy; 1 = none");
   app.add_option("--decode-rounds", decode_rounds,
                  "rounds that interleave batched and one-at-a-time decoding")->check(CLI::PositiveNumber);
   app.add_option("--gemm-size", gemm_size, "n of the n x n sgemm ceiling (0 = skip)")->check(CLI::NonNegativeNumber);
@@ -419,10 +437,10 @@ int main(int argc, char** argv) {
       std::vector<std::vector<std::string>> sources;
       const std::size_t want = std::min(corpus.pairs.size(), static_cast<std::size_t>(std::max(decode, decode1)));
       for (std::size_t k = 0; k < want; ++k) sources.push_back(corpus.pairs[k * corpus.pairs.size() / want].source);
-      nmt::decoding::Translator translator(model, src_vocab, tgt_vocab, dc.num_steps, torch::Device(torch::kCPU));
+      nmt::decoding::Translator translator(model, src_vocab, tgt_vocab, torch::Device(torch::kCPU));
       decoding.update(time_decoding_interleaved(translator, stride_sample(sources, static_cast<std::size_t>(decode)),
                                                 stride_sample(sources, static_cast<std::size_t>(decode1)), decode_batch,
-                                                decode_rounds));
+                                                decode_rounds, dc.num_steps, decode_beam));
     }
     result["decoding"] = decoding;
     result["peak_rss_after_train_bytes"] = rss_after_train;
@@ -439,6 +457,10 @@ int main(int argc, char** argv) {
                    static_cast<long long>(decode_batch));
     if (decoding.contains("batch1"))
       std::fprintf(stderr, ", %.0f sentences/s one at a time", decoding["batch1"]["sentences_per_second"].get<double>());
+    if (decoding.contains("beam_batched"))
+      std::fprintf(stderr, "; beam %lld: %.0f sentences/s batched, %.0f one at a time",
+                   static_cast<long long>(decode_beam), decoding["beam_batched"]["sentences_per_second"].get<double>(),
+                   decoding.contains("beam_batch1") ? decoding["beam_batch1"]["sentences_per_second"].get<double>() : 0.0);
     if (decoding.contains("batched") || decoding.contains("batch1")) std::fprintf(stderr, "\n");
     return 0;
   } catch (const std::exception& e) {

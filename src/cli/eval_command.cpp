@@ -89,16 +89,17 @@ int run_eval(const EvalArgs& args) {
     if (sources.size() != refs.size())
       throw std::runtime_error(out_dir + "/" + args.split + ".src and .ref differ in length");
     if (sources.empty()) throw std::invalid_argument("the " + args.split + " split of " + out_dir + " is empty");
-    decoding::Translator translator(ckpt.model, ckpt.src_vocab, ckpt.tgt_vocab, ckpt.config.data.num_steps, device);
+    decoding::Translator translator(ckpt.model, ckpt.src_vocab, ckpt.tgt_vocab, device);
     decoding::TranslateOptions options;
-    options.max_len = args.max_len;
+    options.search = decoding::search_options(ckpt.config.decode);
+    options.search.max_len = args.max_len;
     options.batch_size = args.batch_size;
     const auto translations = translator.translate(sources, options);
     for (const auto& t : translations) hyps.push_back(t.text());
     if (!args.plot.empty() && args.plot_count > 0) {
       std::vector<std::string> first(sources.begin(),
                                      sources.begin() + std::min<std::size_t>(sources.size(), args.plot_count));
-      options.record_attention = true;
+      options.search.record_attention = true;
       const auto plotted = translator.translate(first, options);
       for (std::size_t i = 0; i < plotted.size(); ++i) {
         char stem[32];

@@ -50,17 +50,15 @@ int run_translate(const TranslateArgs& args) {
     }
   }
 
-  decoding::Translator translator(ckpt.model, ckpt.src_vocab, ckpt.tgt_vocab, ckpt.config.data.num_steps, device);
+  decoding::Translator translator(ckpt.model, ckpt.src_vocab, ckpt.tgt_vocab, device);
   decoding::TranslateOptions options;
-  options.max_len = args.max_len;
+  options.search = decoding::search_options(ckpt.config.decode);
+  options.search.max_len = args.max_len;
   options.batch_size = args.batch_size;
-  options.record_attention = !args.attention.empty() || !args.plot.empty();
+  options.search.record_attention = !args.attention.empty() || !args.plot.empty();
   const auto translations = translator.translate(lines, options);
   std::string out;
   for (std::size_t i = 0; i < translations.size(); ++i) {
-    if (translations[i].truncated)
-      spdlog::warn("[translate] line {} has more than {} tokens; only the first {} were translated", i + 1,
-                   ckpt.config.data.num_steps - 1, ckpt.config.data.num_steps - 1);
     out += translations[i].text() + "\n";
   }
   std::fwrite(out.data(), 1, out.size(), stdout);

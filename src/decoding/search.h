@@ -99,7 +99,10 @@ class SearchStrategy {
 
 /// Greedy search (d2l.ai §10.7 predict_seq2seq, batched): feeds back the arg-max token; a sentence stops at
 /// `<eos>` or its maximum length; finished sentences leave the batch (DecoderState::select) once they are an
-/// eighth of it. Returns one hypothesis per sentence (n_best and beam_size are ignored).
+/// eighth of it. Tokens come from ops::projected_argmax (the fused projection + arg-max, which never writes the
+/// logits), except with SearchOptions::scores and at steps before min_len, which take the arg-max of the
+/// log-softmax (with `<eos>` masked before min_len). Returns one hypothesis per sentence (n_best and beam_size
+/// are ignored).
 class GreedySearch : public SearchStrategy {
  public:
   std::vector<std::vector<Hypothesis>> search(models::Seq2SeqModelImpl& model, const torch::Tensor& src,

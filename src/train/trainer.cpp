@@ -327,8 +327,10 @@ std::optional<Validation> Trainer::validate() {
     v.loss = (sum / tokens).item<double>();
     v.objective = smoothing > 0 ? (objective_sum / tokens).item<double>() : v.loss;
 
-    decoding::Translator translator(model_, d.src_vocab, d.tgt_vocab, config_.data.num_steps, device_);
+    decoding::Translator translator(model_, d.src_vocab, d.tgt_vocab, device_);
     decoding::TranslateOptions topt;
+    topt.search = decoding::search_options(config_.decode);
+    topt.search.beam_size = config_.train.valid_beam_size;
     topt.batch_size = 256;
     std::vector<std::string> hyps;
     for (const auto& t : translator.translate_tokens(d.bleu_sources, topt)) hyps.push_back(t.text());

@@ -47,18 +47,19 @@ TEST_CASE("GRU encoder-decoder shapes follow d2l", "[models]") {
   const EncoderOutput enc = model.encode(X, lens);
   CHECK(enc.outputs.sizes() == std::vector<int64_t>{4, 7, 16});
   CHECK(enc.final_state.sizes() == std::vector<int64_t>{2, 4, 16});
-  DecoderState state = model.init_state(enc);
-  auto out = model.step(X, state);
+  auto state = model.init_state(enc);
+  auto out = model.step(X, *state);
   CHECK(out.sizes() == std::vector<int64_t>{4, 7, 10});
-  CHECK(state.hidden.sizes() == std::vector<int64_t>{2, 4, 16});
+  CHECK(dynamic_cast<GruDecoderState&>(*state).hidden.sizes() == std::vector<int64_t>{2, 4, 16});
+  CHECK(state->rows() == 4);
 
   SECTION("one step at a time equals the whole prefix at once") {
-    DecoderState s2 = model.init_state(model.encode(X, lens));
+    auto s2 = model.init_state(model.encode(X, lens));
     std::vector<torch::Tensor> steps;
     auto Y = torch::randint(0, 10, {4, 7}, torch::kLong);
-    DecoderState s1 = model.init_state(model.encode(X, lens));
-    auto full = model.step(Y, s1);
-    for (int64_t t = 0; t < 7; ++t) steps.push_back(model.step(Y.narrow(1, t, 1), s2));
+    auto s1 = model.init_state(model.encode(X, lens));
+    auto full = model.step(Y, *s1);
+    for (int64_t t = 0; t < 7; ++t) steps.push_back(model.step(Y.narrow(1, t, 1), *s2));
     CHECK(torch::allclose(full, torch::cat(steps, 1), 1e-5, 1e-5));
   }
   SECTION("the encoder's final state ignores padding after the valid length") {
@@ -71,14 +72,28 @@ TEST_CASE("GRU encoder-decoder shapes follow d2l", "[models]") {
   }
   SECTION("attention weights are recorded per step with zero weight on padding") {
     if (!attention) return;
-    AttentionRecord record;
-    DecoderState s = model.init_state(model.encode(X, torch::tensor({7, 5, 3, 1})));
-    s.record = &record;
-    model.step(X.narrow(1, 0, 2), s);
-    const auto& chunks = record.weights.at("encoder_decoder").at(0);
-    REQUIRE(chunks.size() == 2);
-    CHECK(chunks[0].sizes() == std::vector<int64_t>{4, 1, 1, 7});
-    CHECK(chunks[1][2].narrow(-1, 3, 4).abs().sum().item<float>() == 0.0f);
+    AttentionWeights weights;
+    auto s = model.init_state(model.encode(X, torch::tensor({7, 5, 3, 1})));
+    model.step(X.narrow(1, 0, 2), *s, &weights);
+    const auto& layers = weights.layers.at("encoder_decoder");
+    REQUIRE(layers.size() == 1);
+    CHECK(layers[0].sizes() == std::vector<int64_t>{4, 1, 2, 7});
+    // Row 2 has 3 valid source positions: keys 3.. get no weight; each query's weights sum to 1.
+    CHECK(layers[0][2].narrow(-1, 3, 4).abs().sum().item<float>() == 0.0f);
+    CHECK_THAT(layers[0].sum(-1).sub(1).abs().max().item<double>(), Catch::Matchers::WithinAbs(0.0, 1e-5));
+  }
+  SECTION("select keeps, reorders and repeats rows of every state tensor") {
+    auto Y = torch::randint(0, 10, {4, 3}, torch::kLong);
+    auto whole = model.init_state(model.encode(X, torch::tensor({7, 5, 3, 1})));
+    auto picked = model.init_state(model.encode(X, torch::tensor({7, 5, 3, 1})));
+    model.step(Y.narrow(1, 0, 1), *whole);
+    model.step(Y.narrow(1, 0, 1), *picked);
+    const auto index = torch::tensor({2, 0, 2}, torch::kLong);
+    picked->select(index);
+    CHECK(picked->rows() == 3);
+    auto a = model.step(Y.narrow(1, 1, 2), *whole).index_select(0, index);
+    auto b = model.step(Y.index_select(0, index).narrow(1, 1, 2), *picked);
+    CHECK(torch::allclose(a, b, 1e-5, 1e-5));
   }
 }
 

@@ -12,8 +12,8 @@
 
 using Catch::Matchers::Contains;
 using Catch::Matchers::WithinAbs;
-using nmt::models::AttentionRecord;
-using nmt::models::DecoderState;
+using nmt::models::AttentionWeights;
+using nmt::models::TransformerDecoderState;
 using nmt::models::TransformerImpl;
 using nmt::models::TransformerOptions;
 
@@ -168,24 +168,24 @@ TEST_CASE("Transformer encoder and masking (d2l 11.7)", "[models][transformer]")
     model.eval();
     auto src = torch::randint(1, 13, {2, 6}, torch::kLong);
     auto src_lens = torch::tensor({4, 6}, torch::kLong);
-    AttentionRecord record;
-    auto encoded = model.encode(src, src_lens, &record);
+    AttentionWeights encoder_weights, decoder_weights;
+    auto encoded = model.encode(src, src_lens, &encoder_weights);
     auto state = model.init_state(encoded);
-    state.record = &record;
-    model.step(torch::randint(1, 11, {2, 3}, torch::kLong), state);
+    model.step(torch::randint(1, 11, {2, 3}, torch::kLong), *state, &decoder_weights);
     using torch::indexing::Slice;
-    REQUIRE(record.weights["encoder_self"].size() == 2);
-    REQUIRE(record.weights["encoder_decoder"].size() == 2);
+    REQUIRE(encoder_weights.layers["encoder_self"].size() == 2);
+    REQUIRE(decoder_weights.layers["encoder_decoder"].size() == 2);
+    CHECK(decoder_weights.stacked("encoder_decoder").sizes() == torch::IntArrayRef({2, 2, 4, 3, 6}));
     for (std::size_t l = 0; l < 2; ++l) {
-      auto self_w = record.weights["encoder_self"][l].at(0);
+      auto self_w = encoder_weights.layers["encoder_self"][l];
       REQUIRE(self_w.sizes() == torch::IntArrayRef({2, 4, 6, 6}));
       CHECK(self_w.index({0, Slice(), Slice(), Slice(4)}).abs().max().item<double>() == 0.0);
       CHECK(self_w.index({1}).min().item<double>() > 0.0);
-      auto cross_w = record.weights["encoder_decoder"][l].at(0);
+      auto cross_w = decoder_weights.layers["encoder_decoder"][l];
       REQUIRE(cross_w.sizes() == torch::IntArrayRef({2, 4, 3, 6}));
       CHECK(cross_w.index({0, Slice(), Slice(), Slice(4)}).abs().max().item<double>() == 0.0);
       CHECK(cross_w.index({0, Slice(), Slice(), Slice(0, 4)}).min().item<double>() > 0.0);
-      auto dec_w = record.weights["decoder_self"][l].at(0);
+      auto dec_w = decoder_weights.layers["decoder_self"][l];
       REQUIRE(dec_w.sizes() == torch::IntArrayRef({2, 4, 3, 3}));
       // causal: query 0 sees key 0 only, query 1 keys 0..1
       CHECK_THAT(dec_w.index({Slice(), Slice(), 0, 0}).min().item<double>(), WithinAbs(1.0, 1e-6));
@@ -223,27 +223,30 @@ TEST_CASE("Transformer decoder: causality and incremental decoding", "[models][t
     torch::NoGradGuard no_grad;
     auto encoded = model.encode(src, src_lens);
     auto whole_state = model.init_state(encoded);
-    auto whole = model.step(tgt, whole_state);
-    CHECK(whole_state.steps_done == 6);
-    CHECK(whole_state.self_keys[0].sizes() ==
+    auto whole = model.step(tgt, *whole_state);
+    CHECK(whole_state->steps_done == 6);
+    CHECK(dynamic_cast<TransformerDecoderState&>(*whole_state).self_keys[0].sizes() ==
           torch::IntArrayRef({3, o.num_heads, 6, o.num_hiddens / o.num_heads}));
 
     auto state = model.init_state(encoded);
-    AttentionRecord record;
-    state.record = &record;
     std::vector<torch::Tensor> pieces;
-    for (int64_t t = 0; t < 6; ++t) pieces.push_back(model.step(tgt.narrow(1, t, 1), state));
+    for (int64_t t = 0; t < 6; ++t) {
+      AttentionWeights weights;
+      pieces.push_back(model.step(tgt.narrow(1, t, 1), *state, &weights));
+      CHECK(weights.layers["decoder_self"].at(0).sizes() == torch::IntArrayRef({3, o.num_heads, 1, t + 1}));
+    }
     auto incremental = torch::cat(pieces, 1);
-    CHECK(state.steps_done == 6);
+    CHECK(state->steps_done == 6);
     CHECK_THAT(max_abs_diff(whole, incremental), WithinAbs(0.0, 1e-5));
-    CHECK(record.weights["decoder_self"].at(0).at(3).sizes() == torch::IntArrayRef({3, o.num_heads, 1, 4}));
 
-    // Mixed chunk sizes (2 + 4) and a reordered batch via DecoderState::select.
+    // Mixed chunk sizes (2 + 4) and a reordered batch with a repeated row via DecoderState::select (what beam
+    // search's back-pointers do to the key/value caches).
     auto mixed = model.init_state(encoded);
-    auto first = model.step(tgt.narrow(1, 0, 2), mixed);
-    auto order = torch::tensor({2, 0}, torch::kLong);
-    mixed.select(order);
-    auto rest = model.step(tgt.index_select(0, order).narrow(1, 2, 4), mixed);
+    auto first = model.step(tgt.narrow(1, 0, 2), *mixed);
+    auto order = torch::tensor({2, 0, 2}, torch::kLong);
+    mixed->select(order);
+    CHECK(mixed->rows() == 3);
+    auto rest = model.step(tgt.index_select(0, order).narrow(1, 2, 4), *mixed);
     CHECK_THAT(max_abs_diff(whole.narrow(1, 0, 2), first), WithinAbs(0.0, 1e-5));
     CHECK_THAT(max_abs_diff(whole.index_select(0, order).narrow(1, 2, 4), rest), WithinAbs(0.0, 1e-5));
   };

@@ -105,10 +105,14 @@ TEST_CASE("training overfits a few pairs and checkpoints round-trip", "[train][s
 
   // Every training pair translates exactly.
   auto ckpt = nmt::models::load_checkpoint((dir / "latest").string(), torch::kCPU);
-  nmt::decoding::Translator translator(ckpt.model, ckpt.src_vocab, ckpt.tgt_vocab, 8, torch::kCPU);
+  nmt::decoding::Translator translator(ckpt.model, ckpt.src_vocab, ckpt.tgt_vocab, torch::kCPU);
   const auto corpus = nmt::data::read_corpus(NMT_SOURCE_DIR "/tests/fixtures/overfit_fra.txt", std::nullopt);
   const auto out = translator.translate(read_sources(), {});
-  for (std::size_t i = 0; i < out.size(); ++i) CHECK(out[i].output_tokens == corpus.pairs[i].target);
+  for (std::size_t i = 0; i < out.size(); ++i) CHECK(out[i].hypotheses.at(0).output_tokens == corpus.pairs[i].target);
+  nmt::decoding::TranslateOptions beam;
+  beam.search.beam_size = 4;
+  const auto beam_out = translator.translate(read_sources(), beam);
+  for (std::size_t i = 0; i < out.size(); ++i) CHECK(beam_out[i].text() == out[i].text());
 
   SECTION("a saved and reloaded checkpoint translates identically") {
     const fs::path copy = dir / "copy";
@@ -116,9 +120,9 @@ TEST_CASE("training overfits a few pairs and checkpoints round-trip", "[train][s
                                 nmt::train::TrainingState::from_json(ckpt.state, "state.json"), ckpt.config,
                                 ckpt.src_vocab, ckpt.tgt_vocab);
     auto again = nmt::models::load_checkpoint(copy.string(), torch::kCPU);
-    nmt::decoding::Translator t2(again.model, again.src_vocab, again.tgt_vocab, 8, torch::kCPU);
+    nmt::decoding::Translator t2(again.model, again.src_vocab, again.tgt_vocab, torch::kCPU);
     const auto out2 = t2.translate(read_sources(), {});
-    for (std::size_t i = 0; i < out.size(); ++i) CHECK(out2[i].output_tokens == out[i].output_tokens);
+    for (std::size_t i = 0; i < out.size(); ++i) CHECK(out2[i].text() == out[i].text());
     for (const auto& p : ckpt.model->named_parameters())
       CHECK(torch::equal(p.value(), again.model->named_parameters()[p.key()]));
   }
