@@ -12,14 +12,15 @@ namespace nmt::cli {
 
 void write_attention_plots(const decoding::Translation& t, const std::string& dir, const std::string& stem,
                            const std::string& format) {
-  if (t.attention.empty()) return;
+  if (t.hypotheses.empty() || t.hypotheses.front().attention.empty()) return;
+  const decoding::TranslationHypothesis& best = t.hypotheses.front();
   std::filesystem::create_directories(dir);
-  const std::vector<std::string> queries = t.query_tokens();
+  const std::vector<std::string> queries = best.query_tokens();
   std::vector<std::string> decoder_inputs{data::Vocab::kBos};
   decoder_inputs.insert(decoder_inputs.end(), queries.begin(), queries.end());
-  const std::string source_text = data::join_tokens(t.source_tokens), output_text = t.text();
+  const std::string source_text = data::join_tokens(t.source_tokens), output_text = best.text();
 
-  for (const auto& [kind, weights] : t.attention) {  // [layers, heads, q, k]
+  for (const auto& [kind, weights] : best.attention) {  // [layers, heads, q, k]
     const auto& rows = kind == "encoder_self" ? t.source_tokens : queries;
     const auto& cols = kind == "decoder_self" ? decoder_inputs : t.source_tokens;
     const int64_t layers = weights.size(0), heads = weights.size(1), q = weights.size(2), k = weights.size(3);
