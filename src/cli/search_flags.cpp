@@ -9,7 +9,7 @@ namespace nmt::cli {
 
 void add_search_flags(CLI::App& app, SearchFlags& flags) {
   const std::vector<std::string> penalties(common::kLengthPenalties.begin(), common::kLengthPenalties.end());
-  app.add_option("-k,--beam-size", flags.beam_size,
+  app.add_option("--beam-size", flags.beam_size,
                  "Hypotheses kept per sentence; 1 = greedy search (default: the checkpoint's decode.beam_size)")
       ->check(CLI::PositiveNumber);
   app.add_option("--length-penalty", flags.length_penalty,
