@@ -165,7 +165,7 @@ const std::vector<Field<TrainConfig>>& train_fields() {
 const std::vector<Field<DecodeConfig>>& decode_fields() {
   using C = DecodeConfig;
   static const std::vector<Field<C>> fields{
-      {"beam_size", &C::beam_size, at_least(1), "hypotheses kept per sentence (d2l §10.8); 1 = greedy search"},
+      {"beam_size", &C::beam_size, at_least(1), "hypotheses kept per sentence (d2l §10.8); 1 = greedy"},
       {"length_penalty", &C::length_penalty, one_of(kLengthPenalties),
        "log-prob / ((5+len)/6)^alpha (`gnmt`, Wu et al. 2016) or / len^alpha (`average`, fairseq)"},
       {"alpha", &C::alpha, at_least(0), "length-penalty exponent (JoeyNMT's beam_alpha)"},
