@@ -70,18 +70,20 @@ std::string score_text(double score) {
 ///   "finished"[, "attention"]}]}` (Translation::attention_json(k) as "attention").
 void append_output(const decoding::Translation& t, std::size_t id, const OutputStyle& style, std::string& out) {
   if (style.jsonl) {
-    nlohmann::json hypotheses = nlohmann::json::array();
+    // ordered_json: the members in the documented order (id first), not sorted by name.
+    nlohmann::ordered_json hypotheses = nlohmann::ordered_json::array();
     for (std::size_t k = 0; k < t.hypotheses.size(); ++k) {
       const auto& h = t.hypotheses[k];
-      nlohmann::json j = {{"text", h.text()},         {"tokens", h.output_tokens},
-                          {"score", h.score},         {"log_prob", h.log_prob},
-                          {"token_scores", h.token_scores}, {"finished", h.emitted_eos}};
-      if (style.attention) j["attention"] = t.attention_json(k);
+      nlohmann::ordered_json j = {{"text", h.text()},         {"tokens", h.output_tokens},
+                                  {"score", h.score},         {"log_prob", h.log_prob},
+                                  {"token_scores", h.token_scores}, {"finished", h.emitted_eos}};
+      if (style.attention) j["attention"] = nlohmann::ordered_json(t.attention_json(k));
       hypotheses.push_back(std::move(j));
     }
-    const nlohmann::json line = {{"id", id}, {"source_tokens", t.source_tokens}, {"hypotheses", std::move(hypotheses)}};
+    const nlohmann::ordered_json line = {
+        {"id", id}, {"source_tokens", t.source_tokens}, {"hypotheses", std::move(hypotheses)}};
     // Tokens are valid UTF-8 (the translator rejects other input); `replace` keeps one bad byte from aborting a run.
-    out += line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    out += line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
   } else if (style.n_best) {
     const std::string prefix = std::to_string(id) + " ||| ";
     if (t.hypotheses.empty()) out += prefix + " ||| " + score_text(0.0) + "\n";
@@ -233,7 +235,7 @@ int run_translate(const TranslateArgs& args) {
       translate_batch(batch, first_line);
     }
   }
-  spdlog::info("[translate] {} lines translated", translated);
+  spdlog::info("[translate] translated {} input lines", translated);
   if (attention_file) {
     attention_file->finish();
     spdlog::info("[translate] attention weights written to {}", args.attention);
