@@ -18,7 +18,7 @@ void write_attention_plots(const decoding::Translation& t, const std::string& di
   const std::vector<std::string> queries = best.query_tokens();
   std::vector<std::string> decoder_inputs{data::Vocab::kBos};
   decoder_inputs.insert(decoder_inputs.end(), queries.begin(), queries.end());
-  const std::string source_text = data::join_tokens(t.source_tokens), output_text = t.text();
+  const std::string source_text = data::join_tokens(t.source_tokens), output_text = best.text();
 
   for (const auto& [kind, weights] : best.attention) {  // [layers, heads, q, k]
     const auto& rows = kind == "encoder_self" ? t.source_tokens : queries;

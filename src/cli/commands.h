@@ -25,7 +25,22 @@ void setup_train(CLI::App& app, TrainArgs& args);
 /// Returns the process exit code. Throws as train::train.
 int run_train(const TrainArgs& args);
 
-/// `nmt translate --checkpoint DIR [SENTENCE...] [--input FILE] [--attention FILE] [--plot DIR]`
+/// The search flags of translate and eval (`--beam-size K --length-penalty none|gnmt|average --alpha A --min-len M
+/// --max-len-a A --max-len-b B --max-len N --batch-size B`). A flag left out takes its value from the checkpoint
+/// config's `decode` section (common::DecodeConfig); see cli::translate_options.
+struct SearchFlags {
+  std::optional<int64_t> beam_size;            ///< hypotheses kept per sentence; 1 = greedy search
+  std::optional<std::string> length_penalty;   ///< one of common::kLengthPenalties
+  std::optional<double> alpha;                 ///< length-penalty exponent
+  std::optional<int64_t> min_len;              ///< output tokens before `<eos>` is allowed
+  std::optional<double> max_len_a;             ///< output tokens <= max_len_a · source tokens + max_len_b
+  std::optional<int64_t> max_len_b;
+  std::optional<int64_t> max_len;              ///< absolute cap on output tokens; 0 = none
+  std::optional<int64_t> batch_size;           ///< sentences decoded together
+};
+
+/// `nmt translate --checkpoint DIR [SENTENCE...] [--input FILE] [search flags] [--n-best N] [--scores]
+/// [--format text|jsonl] [--flush-ms MS] [--attention FILE] [--plot DIR]`
 struct TranslateArgs {
   std::string checkpoint;
   std::vector<std::string> sentences;
@@ -33,17 +48,23 @@ struct TranslateArgs {
   std::string attention;
   std::string plot;
   std::string plot_format = "png";
-  int64_t max_len = 0;
-  int64_t batch_size = 128;
+  SearchFlags search;
+  std::optional<int64_t> n_best;   ///< given: Moses-style `i ||| hypothesis ||| score` lines (text format)
+  bool scores = false;             ///< text format: TAB and the score after each translation
+  std::string format = "text";     ///< "text" or "jsonl"
+  int64_t flush_ms = 100;          ///< translate the pending lines after this many ms without input
   std::string device = "auto";
 };
 /// Registers translate's options on `app`, filling `args` when it parses. Never throws.
 void setup_translate(CLI::App& app, TranslateArgs& args);
-/// Translates and prints one line per input sentence to stdout; returns the exit code. Throws std::invalid_argument
-/// for bad options, std::runtime_error for unreadable input or a corrupted checkpoint (models::load_checkpoint).
+/// Translates the sentences given as arguments (one batch), or the lines of --input or stdin as they arrive
+/// (cli::LineStream batches), and prints each batch's translations to stdout as soon as it is decoded; returns
+/// the exit code. Throws std::invalid_argument for bad options (naming the flag), std::runtime_error for
+/// unreadable input or a corrupted checkpoint (models::load_checkpoint).
 int run_translate(const TranslateArgs& args);
 
-/// `nmt eval --bleu (--checkpoint DIR [--split test|valid] | --hypotheses H --references R) [--k 2] [--json]`
+/// `nmt eval --bleu (--checkpoint DIR [--split test|valid] [search flags] | --hypotheses H --references R) [--k 2]
+/// [--json]`
 struct EvalArgs {
   bool bleu = false;
   std::string checkpoint;
@@ -55,8 +76,7 @@ struct EvalArgs {
   std::string plot;
   std::string plot_format = "png";
   int64_t plot_count = 5;
-  int64_t max_len = 0;
-  int64_t batch_size = 256;
+  SearchFlags search;
   std::string device = "auto";
 };
 /// Registers eval's options on `app`, filling `args` when it parses. Never throws.

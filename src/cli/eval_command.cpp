@@ -7,6 +7,7 @@
 
 #include "cli/attention_plots.h"
 #include "cli/commands.h"
+#include "cli/search_flags.h"
 #include "common/device.h"
 #include "common/io.h"
 #include "data/preprocess.h"
@@ -30,10 +31,10 @@ void setup_eval(CLI::App& app, EvalArgs& args) {
   app.add_option("--plot", args.plot, "Write attention heatmaps of the first --plot-count sentences here");
   app.add_option("--plot-count", args.plot_count, "Sentences to plot with --plot")->check(CLI::NonNegativeNumber);
   app.add_option("--plot-format", args.plot_format, "png, svg or pdf")->check(CLI::IsMember({"png", "svg", "pdf"}));
-  app.add_option("--max-len", args.max_len, "Maximum output tokens (default: the model's num_steps)");
-  app.add_option("--batch-size", args.batch_size, "Sentences decoded together")->check(CLI::PositiveNumber);
+  add_search_flags(app, args.search);
   app.add_option("--device", args.device, "auto, cpu, cuda or cuda:N");
   app.footer("Examples:\n  nmt eval --bleu --checkpoint runs/default --split test\n"
+             "  nmt eval --bleu --checkpoint runs/default --split valid --beam-size 8 --alpha 1.0\n"
              "  nmt eval --bleu --hypotheses out.txt --references ref.txt");
 }
 
@@ -57,6 +58,11 @@ int run_eval(const EvalArgs& args) {
     throw std::invalid_argument("give --checkpoint DIR, or --hypotheses H --references R");
   if (from_files && (args.hypotheses.empty() || args.references.empty()))
     throw std::invalid_argument("--hypotheses and --references go together");
+  const SearchFlags& f = args.search;
+  if (from_files && (f.beam_size || f.length_penalty || f.alpha || f.min_len || f.max_len_a || f.max_len_b ||
+                     f.max_len || f.batch_size))
+    throw std::invalid_argument("the search flags (--beam-size, --length-penalty, ...) need --checkpoint; "
+                                "--hypotheses is scored as it is");
 
   std::vector<std::string> hyps, refs;
   nlohmann::json report;
@@ -89,11 +95,11 @@ int run_eval(const EvalArgs& args) {
     if (sources.size() != refs.size())
       throw std::runtime_error(out_dir + "/" + args.split + ".src and .ref differ in length");
     if (sources.empty()) throw std::invalid_argument("the " + args.split + " split of " + out_dir + " is empty");
+    decoding::TranslateOptions options = translate_options(ckpt.config.decode, args.search);
+    spdlog::info("[eval] translating {} {} sentences: beam size {}, length penalty {} (alpha {})", sources.size(),
+                 args.split, options.search.beam_size, length_penalty_name(options.search.length_penalty),
+                 options.search.alpha);
     decoding::Translator translator(ckpt.model, ckpt.src_vocab, ckpt.tgt_vocab, device);
-    decoding::TranslateOptions options;
-    options.search = decoding::search_options(ckpt.config.decode);
-    options.search.max_len = args.max_len;
-    options.batch_size = args.batch_size;
     const auto translations = translator.translate(sources, options);
     for (const auto& t : translations) hyps.push_back(t.text());
     if (!args.plot.empty() && args.plot_count > 0) {
@@ -114,6 +120,7 @@ int run_eval(const EvalArgs& args) {
     report["split"] = args.split;
     report["epoch"] = ckpt.epoch;
     report["hypotheses_file"] = out_dir + "/" + args.split + ".hyp";
+    report["decode"] = decode_json(options);
   }
 
   const metrics::CorpusBleu corpus = metrics::corpus_bleu(hyps, refs);

@@ -110,7 +110,7 @@ const std::vector<Field<DataConfig>>& data_fields() {
   static const std::vector<Field<D>> fields{
       {"path", &D::path, {}, "`English<TAB>French` lines; relative to the working directory"},
       {"num_examples", &D::num_examples, at_least(1), "first N usable sentence pairs; null = all of them"},
-      {"num_steps", &D::num_steps, at_least(1), "sequence length in tokens, `<eos>` included; longer is cut"},
+      {"num_steps", &D::num_steps, at_least(1), "training sequence length in tokens, `<eos>` included; longer is cut"},
       {"min_freq", &D::min_freq, at_least(1), "tokens rarer than this become `<unk>`"},
       {"valid_ratio", &D::valid_ratio, in_closed_open(0, 1), "share of English sentences held out for validation (grouped: none occurs in train)"},
       {"test_ratio", &D::test_ratio, in_closed_open(0, 1), "share of English sentences held out for testing (grouped likewise)"},
@@ -152,6 +152,7 @@ const std::vector<Field<TrainConfig>>& train_fields() {
       {"valid_every_steps", &T::valid_every_steps, at_least(0),
        "validate, log, redraw the curves and consider `best/` every N updates (JoeyNMT's validation_freq, "
        "Marian's --valid-freq); 0 = only at epoch ends, which always stay a trigger"},
+      {"valid_beam_size", &T::valid_beam_size, at_least(1), "beam size of the validation BLEU; 1 = greedy"},
       {"seed", &T::seed, {}, "seeds the split, shuffles, initialisation and dropout"},
       {"device", &T::device, one_of(kDeviceForms, is_device_name), "where to train; asking for CUDA where there is none is an error"},
       {"num_threads", &T::num_threads, at_least(0), "LibTorch intra-op threads (OpenBLAS runs its own); 0 = LibTorch's default"},
@@ -159,12 +160,31 @@ const std::vector<Field<TrainConfig>>& train_fields() {
   return fields;
 }
 
-/// Calls f(section name, field table, pointer to the Config member) for data, model and train in order.
+/// The `decode` section: translate's and eval's defaults (their flags override). The names follow JoeyNMT
+/// (beam_size; alpha is its beam_alpha) and fairseq (min_len, max_len_a, max_len_b); see decoding::SearchOptions.
+const std::vector<Field<DecodeConfig>>& decode_fields() {
+  using C = DecodeConfig;
+  static const std::vector<Field<C>> fields{
+      {"beam_size", &C::beam_size, at_least(1), "hypotheses kept per sentence (d2l §10.8); 1 = greedy"},
+      {"length_penalty", &C::length_penalty, one_of(kLengthPenalties),
+       "log-prob / ((5+len)/6)^alpha (`gnmt`, Wu et al. 2016) or / len^alpha (`average`, fairseq)"},
+      {"alpha", &C::alpha, at_least(0), "length-penalty exponent (JoeyNMT's beam_alpha)"},
+      {"min_len", &C::min_len, at_least(0), "output tokens before `<eos>` is allowed"},
+      {"max_len_a", &C::max_len_a, at_least(0), "output tokens <= max_len_a · source tokens + max_len_b (fairseq)"},
+      {"max_len_b", &C::max_len_b, at_least(0), "see max_len_a"},
+      {"max_len", &C::max_len, at_least(0), "cap on output tokens; 0 = none"},
+      {"batch_size", &C::batch_size, at_least(1), "sentences decoded together"},
+  };
+  return fields;
+}
+
+/// Calls f(section name, field table, pointer to the Config member) for data, model, train and decode in order.
 template <typename F>
 void for_each_section(F&& f) {
   f("data", data_fields(), &Config::data);
   f("model", model_fields(), &Config::model);
   f("train", train_fields(), &Config::train);
+  f("decode", decode_fields(), &Config::decode);
 }
 
 /// JSON type and range of a field, e.g. "int >= 1", "int >= 1 or null", "real in [0, 1)", "string"
@@ -424,6 +444,11 @@ void Config::validate() const {
                                 " does not divide \"model.num_hiddens\" = " + std::to_string(model.num_hiddens));
 
   check_section(train, "train", train_fields());
+
+  check_section(decode, "decode", decode_fields());
+  if (decode.max_len_a == 0 && decode.max_len_b == 0)
+    throw std::invalid_argument("config keys \"decode.max_len_a\" = 0 and \"decode.max_len_b\" = 0 allow no "
+                                "output token: make one of them > 0");
 }
 
 Config load_config(const std::string& path) {
@@ -466,7 +491,8 @@ std::string describe_text() {
   static const char* const kSectionDocs[][2] = {
       {"data", "the parallel corpus and how it is cut into sequences (d2l §10.5)"},
       {"model", "model type and sizes; a model type ignores the keys it does not use"},
-      {"train", "optimisation and runtime (d2l §10.7, Vaswani et al. 2017 §5.3)"}};
+      {"train", "optimisation and runtime (d2l §10.7, Vaswani et al. 2017 §5.3)"},
+      {"decode", "how translate and eval decode by default; their flags override (d2l §10.8)"}};
   const std::vector<KeyDoc> keys = describe_keys();
   std::size_t key_width = 0, rule_width = 0, default_width = 0;
   for (const auto& k : keys) {
@@ -475,7 +501,9 @@ std::string describe_text() {
     default_width = std::max(default_width, k.default_value.size());
   }
   const auto pad = [](const std::string& s, std::size_t width) { return s + std::string(width - s.size() + 2, ' '); };
-  std::string out = "Config keys (JSON: {\"data\": {...}, \"model\": {...}, \"train\": {...}}); every key is optional.\n";
+  std::string out =
+      "Config keys (JSON: {\"data\": {...}, \"model\": {...}, \"train\": {...}, \"decode\": {...}}); every key is "
+      "optional.\n";
   out += "key, type and rule, default, meaning\n";
   std::string section;
   for (const auto& k : keys) {

@@ -59,6 +59,10 @@ TEST_CASE("nmt config --describe prints every key, grouped by section", "[cli][c
   CHECK(model < r.out.find("  model.type "));
   CHECK(r.out.find("  model.tie_embeddings ") < train);
   CHECK(train < r.out.find("  train.valid_every_steps "));
+  const auto decode = r.out.find("\ndecode: ");
+  REQUIRE(decode != std::string::npos);
+  CHECK(r.out.find("  train.num_threads ") < decode);
+  CHECK(decode < r.out.find("  decode.beam_size "));
 }
 
 TEST_CASE("nmt config --describe --markdown is README's key table", "[cli][config]") {
@@ -83,6 +87,8 @@ TEST_CASE("nmt config --defaults prints the default config", "[cli][config]") {
   CHECK(j["model"]["type"] == "seq2seq");
   CHECK(j["train"]["valid_every_steps"] == 0);
   CHECK(j["data"]["num_examples"] == 600);
+  CHECK(j["decode"]["beam_size"] == 4);
+  CHECK(j["decode"]["length_penalty"] == "gnmt");
 }
 
 TEST_CASE("nmt config --check: exit 0 for a valid file, 2 for a bad one, 1 for a missing one", "[cli][config]") {

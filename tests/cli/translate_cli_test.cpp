@@ -1,16 +1,27 @@
 // `nmt translate` and `nmt eval` on a small trained run, through the real executable: odd input lines,
-// attention JSON, heatmaps.
+// attention JSON, heatmaps, beam search output formats (n-best, scores, jsonl), streaming, bad flags.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -131,7 +142,8 @@ TEST_CASE("translate keeps one output line per input line, whatever the input", 
        << "i lost .";               // no final newline
   }
   const fs::path err = tmp / "err.txt";
-  const Result r = sh(std::string(NMT_BINARY) + " translate --checkpoint " + run.string() + " --input " +
+  // --max-len bounds the work on the 10,000-word line, which is translated whole (no longer cut at num_steps).
+  const Result r = sh(std::string(NMT_BINARY) + " translate --checkpoint " + run.string() + " --max-len 30 --input " +
                       input.string() + " 2>" + err.string());
   CHECK(r.code == 0);
   REQUIRE(count_lines(r.out) == 8);
@@ -146,12 +158,12 @@ TEST_CASE("translate keeps one output line per input line, whatever the input", 
   CHECK(lines[2].empty());
   CHECK(lines[6].empty());
   const std::string log = nmt::common::read_text(err.string());
-  CHECK_THAT(log, Catch::Contains("line 4 has more than 7 tokens"));
+  CHECK_THAT(log, !Catch::Contains("line 4"));  // a long source is translated whole, without a warning
   CHECK_THAT(log, Catch::Contains("line 7") && Catch::Contains("UTF-8"));
 
   SECTION("stdin gives the same translations as --input") {
     const Result s = sh("cat " + input.string() + " | " + NMT_BINARY + " translate --checkpoint " + run.string() +
-                        " 2>/dev/null");
+                        " --max-len 30 2>/dev/null");
     CHECK(s.out == r.out);
   }
 }
@@ -221,8 +233,35 @@ TEST_CASE("eval scores the run's test split and writes a report", "[cli]") {
   CHECK(report["corpus_bleu"]["ref_len"].get<double>() == ref_len);
   CHECK(report["corpus_bleu"]["precisions"].size() == 4);
   CHECK(nlohmann::json::parse(nmt::common::read_text((run / "eval_test.json").string())) == report);
+  // The search options used: the checkpoint config's decode section (the defaults; the run's config has none).
+  const nmt::common::DecodeConfig d;
+  CHECK(report["decode"] == nlohmann::json({{"beam_size", d.beam_size}, {"length_penalty", d.length_penalty},
+                                            {"alpha", d.alpha}, {"min_len", d.min_len}, {"max_len_a", d.max_len_a},
+                                            {"max_len_b", d.max_len_b}, {"max_len", d.max_len},
+                                            {"batch_size", d.batch_size}}));
   CHECK(fs::exists(plots / "test_0001_encoder_decoder.png"));
   CHECK(sh(std::string(NMT_BINARY) + " eval --bleu --checkpoint " + run.string() + " --split train 2>/dev/null").code == 2);
+
+  SECTION("the search flags override the config and are recorded") {
+    const Result g = sh(std::string(NMT_BINARY) + " eval --bleu --json --checkpoint " + run.string() +
+                        " --split test --beam-size 1 --length-penalty none --alpha 0 --max-len-a 0 --max-len-b 7"
+                        " --max-len 5 --min-len 1 --batch-size 3 2>/dev/null");
+    REQUIRE(g.code == 0);
+    const auto greedy = nlohmann::json::parse(g.out);
+    CHECK(greedy["decode"] == nlohmann::json({{"beam_size", 1}, {"length_penalty", "none"}, {"alpha", 0.0},
+                                              {"min_len", 1}, {"max_len_a", 0.0}, {"max_len_b", 7}, {"max_len", 5},
+                                              {"batch_size", 3}}));
+    for (const auto& h : nmt::common::read_lines((run / "test.hyp").string())) {
+      INFO(h);
+      CHECK(tokens(h).size() <= 5);  // --max-len
+    }
+  }
+  SECTION("search flags without a checkpoint are an error") {
+    const Result e = sh(std::string(NMT_BINARY) + " eval --bleu --hypotheses " + (run / "test.ref").string() +
+                        " --references " + (run / "test.ref").string() + " --beam-size 3 2>&1");
+    CHECK(e.code == 2);
+    CHECK_THAT(e.out, Catch::Contains("need --checkpoint"));
+  }
 }
 
 TEST_CASE("the reference BLEU of the eval test agrees with known values", "[cli]") {
@@ -267,5 +306,274 @@ TEST_CASE("translate and eval exit 1 naming the file for a corrupted checkpoint"
     const Result r = with_run(run);
     CHECK(r.code == 1);
     CHECK_THAT(r.out, Catch::Contains((run / "best" / "state.json").string()) && Catch::Contains("\"epoch\""));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Beam search output formats and streaming, through the executable.
+// ---------------------------------------------------------------------------------------------------------
+
+namespace {
+
+/// Lines of `text` (each ended by '\n'; a last piece without one is dropped).
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  for (std::size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1)
+    lines.push_back(text.substr(start, end - start));
+  return lines;
+}
+
+/// `nmt translate --checkpoint RUN ARGS` (stderr dropped).
+Result translate(const fs::path& run, const std::string& args) {
+  return sh(std::string(NMT_BINARY) + " translate --checkpoint " + run.string() + " " + args + " 2>/dev/null");
+}
+
+/// A running `nmt` process with a pipe to its stdin and one from its stdout (stderr goes to /dev/null), started
+/// with posix_spawn. The destructor kills it if it still runs.
+class NmtProcess {
+ public:
+  explicit NmtProcess(const std::vector<std::string>& args) {
+    int in[2], out[2];
+    REQUIRE(::pipe2(in, O_CLOEXEC) == 0);
+    REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    std::vector<std::string> argv_strings{NMT_BINARY};
+    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_strings) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const int rc = ::posix_spawn(&pid_, NMT_BINARY, &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(in[0]);
+    ::close(out[1]);
+    stdin_ = in[1];
+    stdout_ = out[0];
+    REQUIRE(rc == 0);
+  }
+  ~NmtProcess() {
+    close_stdin();
+    if (stdout_ >= 0) ::close(stdout_);
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  NmtProcess(const NmtProcess&) = delete;
+  NmtProcess& operator=(const NmtProcess&) = delete;
+
+  /// Writes `line` and '\n' to the process's stdin; false when that fails.
+  bool write_line(const std::string& line) {
+    const std::string text = line + "\n";
+    return stdin_ >= 0 && ::write(stdin_, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  }
+  void close_stdin() {
+    if (stdin_ >= 0) ::close(stdin_);
+    stdin_ = -1;
+  }
+  /// The next line of the process's stdout, without '\n'; std::nullopt when none is complete within `timeout`
+  /// or stdout ended first.
+  std::optional<std::string> read_line(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      const auto end = buffer_.find('\n');
+      if (end != std::string::npos) {
+        std::string line = buffer_.substr(0, end);
+        buffer_.erase(0, end + 1);
+        return line;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return std::nullopt;
+      pollfd p{stdout_, POLLIN, 0};
+      const int ready = ::poll(&p, 1, static_cast<int>(left.count()));
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) return std::nullopt;
+      char chunk[4096];
+      const ssize_t n = ::read(stdout_, chunk, sizeof chunk);
+      if (n <= 0) return std::nullopt;  // end of output (or an error)
+      buffer_.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+  /// Waits up to `timeout` for the process to exit; its exit code, or -1 (killed by a signal, or still running).
+  int wait(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      int status = 0;
+      const pid_t done = ::waitpid(pid_, &status, WNOHANG);
+      if (done == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      if (std::chrono::steady_clock::now() > deadline) return -1;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int stdin_ = -1, stdout_ = -1;
+  std::string buffer_;
+};
+
+/// The score at the end of an n-best line `i ||| hypothesis ||| score`.
+double nbest_score(const std::string& line) { return std::stod(line.substr(line.rfind(" ||| ") + 5)); }
+
+}  // namespace
+
+TEST_CASE("translate reading a pipe answers each line before its stdin is closed", "[cli][stream]") {
+  const fs::path run = trained_run("seq2seq_attention");
+  // The translations of the same sentences given as arguments, for comparison.
+  const Result reference = translate(run, "\"go .\" \"i lost .\"");
+  REQUIRE(reference.code == 0);
+  const auto expected = split_lines(reference.out);
+  REQUIRE(expected.size() == 2);
+
+  std::signal(SIGPIPE, SIG_IGN);  // a dead child makes write_line fail instead of killing the test
+  NmtProcess nmt({"translate", "--checkpoint", run.string()});
+  constexpr std::chrono::seconds kTimeout(60);  // a hang fails the test rather than blocking it
+  REQUIRE(nmt.write_line("go ."));
+  const auto first = nmt.read_line(kTimeout);
+  REQUIRE(first.has_value());  // answered while stdin is still open
+  CHECK(*first == expected[0]);
+  REQUIRE(nmt.write_line("i lost ."));
+  const auto second = nmt.read_line(kTimeout);
+  REQUIRE(second.has_value());
+  CHECK(*second == expected[1]);
+  nmt.close_stdin();
+  CHECK_FALSE(nmt.read_line(kTimeout).has_value());  // nothing more: stdout ends
+  CHECK(nmt.wait(kTimeout) == 0);
+  std::signal(SIGPIPE, SIG_DFL);
+}
+
+TEST_CASE("translate --n-best prints N scored hypotheses per input, best first", "[cli][beam]") {
+  const fs::path run = trained_run("seq2seq_attention");
+  const Result r = translate(run, "--n-best 3 --beam-size 5 \"go .\" \"\" \"i lost .\"");
+  REQUIRE(r.code == 0);
+  const auto lines = split_lines(r.out);
+  // 3 lines for each sentence, one `1 |||  ||| 0.0000` line for the empty input.
+  REQUIRE(lines.size() == 7);
+  const std::vector<std::string> prefixes{"0 ||| ", "0 ||| ", "0 ||| ", "1 ||| ", "2 ||| ", "2 ||| ", "2 ||| "};
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    INFO(lines[i]);
+    CHECK(lines[i].rfind(prefixes[i], 0) == 0);
+    CHECK(std::count(lines[i].begin(), lines[i].end(), '|') == 6);
+  }
+  CHECK(lines[3] == "1 |||  ||| 0.0000");
+  for (const std::size_t first : {0, 4}) {
+    std::set<std::string> texts;
+    for (std::size_t k = 0; k < 3; ++k) {
+      const std::string& line = lines[first + k];
+      texts.insert(line.substr(0, line.rfind(" ||| ")));
+      CHECK(nbest_score(line) <= 0.0);  // log-probabilities
+      if (k > 0) CHECK(nbest_score(line) <= nbest_score(lines[first + k - 1]));
+    }
+    CHECK(texts.size() == 3);  // three different hypotheses
+  }
+
+  SECTION("the first hypothesis is the translation, and --scores prints its score after a TAB") {
+    const Result best = translate(run, "--beam-size 5 --scores \"go .\" \"\" \"i lost .\"");
+    REQUIRE(best.code == 0);
+    const auto rows = split_lines(best.out);
+    REQUIRE(rows.size() == 3);
+    for (const auto& [row, nbest_line] : {std::pair{rows[0], lines[0]}, std::pair{rows[2], lines[4]}}) {
+      INFO(row);
+      const auto tab = row.find('\t');
+      REQUIRE(tab != std::string::npos);
+      const std::string text = row.substr(0, tab), score = row.substr(tab + 1);
+      CHECK(nbest_line == nbest_line.substr(0, 6) + text + " ||| " + score);
+      std::size_t parsed = 0;
+      CHECK(std::stod(score, &parsed) <= 0.0);
+      CHECK(parsed == score.size());  // the whole field is the number
+    }
+    CHECK(rows[1] == "\t0.0000");  // an empty input: empty translation, score 0
+    // Without --scores the same translations, without the TAB.
+    const Result plain = translate(run, "--beam-size 5 \"go .\" \"\" \"i lost .\"");
+    CHECK(plain.out == rows[0].substr(0, rows[0].find('\t')) + "\n\n" + rows[2].substr(0, rows[2].find('\t')) + "\n");
+  }
+}
+
+TEST_CASE("translate --format jsonl writes one object per input with scored hypotheses", "[cli][beam]") {
+  const std::string type = GENERATE(as<std::string>{}, "seq2seq_attention", "transformer");
+  const fs::path run = trained_run(type);
+  const nmt::test::TempDir tmp("cli_jsonl_" + type);
+  const fs::path attention = tmp / "attention.json";
+  const Result r = translate(run, "--format jsonl --n-best 2 --beam-size 4 --length-penalty gnmt --alpha 0.6 "
+                                  "--attention " + attention.string() + " \"go .\" \"i lost .\"");
+  REQUIRE(r.code == 0);
+  const auto lines = split_lines(r.out);
+  REQUIRE(lines.size() == 2);
+  for (std::size_t id = 0; id < 2; ++id) {
+    const auto j = nlohmann::json::parse(lines[id]);
+    INFO(j.dump());
+    CHECK(j["id"] == id);
+    CHECK(j["source_tokens"] == (id == 0 ? nlohmann::json({"go", ".", "<eos>"})
+                                         : nlohmann::json({"i", "lost", ".", "<eos>"})));
+    REQUIRE(j["hypotheses"].size() == 2);
+    double previous = 0;
+    for (std::size_t k = 0; k < 2; ++k) {
+      const auto& h = j["hypotheses"][k];
+      const auto tokens_k = h["tokens"].get<std::vector<std::string>>();
+      std::string joined;
+      for (const auto& t : tokens_k) joined += (joined.empty() ? "" : " ") + t;
+      CHECK(h["text"] == joined);
+      const auto scores = h["token_scores"].get<std::vector<double>>();
+      // One log-probability per output token, then <eos>'s when it was emitted.
+      CHECK(scores.size() == tokens_k.size() + (h["finished"].get<bool>() ? 1 : 0));
+      double sum = 0;
+      for (double s : scores) {
+        CHECK(s <= 0.0);
+        sum += s;
+      }
+      CHECK_THAT(h["log_prob"].get<double>(), Catch::Matchers::WithinAbs(sum, 1e-4));
+      // gnmt: log_prob / ((5 + |y|) / 6)^alpha, |y| the scored tokens (Wu et al. 2016).
+      const double expected = sum / std::pow((5.0 + static_cast<double>(scores.size())) / 6.0, 0.6);
+      if (h["finished"].get<bool>()) CHECK_THAT(h["score"].get<double>(), Catch::Matchers::WithinAbs(expected, 1e-4));
+      if (k > 0) CHECK(h["score"].get<double>() <= previous);
+      previous = h["score"].get<double>();
+      // With --attention, each hypothesis's attention: one row per scored token over the source tokens.
+      const auto& matrix = h["attention"]["attention"];
+      CHECK(h["attention"]["output_tokens"] == h["tokens"]);
+      CHECK(matrix.size() == scores.size());
+      for (const auto& row : matrix) {
+        REQUIRE(row.size() == j["source_tokens"].size());
+        double total = 0;
+        for (double w : row) total += w;
+        CHECK_THAT(total, Catch::Matchers::WithinAbs(1.0, 1e-4));
+      }
+    }
+  }
+  // The --attention file holds each line's best hypothesis, as the jsonl's first one.
+  const auto file = nlohmann::json::parse(nmt::common::read_text(attention.string()));
+  REQUIRE(file.size() == 2);
+  CHECK(file[1] == nlohmann::json::parse(lines[1])["hypotheses"][0]["attention"]);
+  CHECK_FALSE(fs::exists(attention.string() + ".tmp"));
+}
+
+TEST_CASE("translate rejects bad search flags with exit 2, naming the flag and the value", "[cli][beam]") {
+  const fs::path run = trained_run("seq2seq_attention");
+  struct Bad {
+    std::string flags;
+    std::vector<std::string> says;
+  };
+  const std::vector<Bad> cases{
+      {"--n-best 5 --beam-size 2", {"--n-best 5", "beam size 2"}},
+      {"--n-best 9", {"--n-best 9", "decode.beam_size"}},  // larger than the checkpoint's default beam (4)
+      {"--length-penalty wu", {"--length-penalty", "wu"}},
+      {"--beam-size 0", {"--beam-size", "0"}},
+      {"--alpha -1", {"--alpha", "-1"}},
+      {"--max-len-a 0 --max-len-b 0", {"--max-len-a 0", "--max-len-b 0"}},
+      {"--format xml", {"--format", "xml"}},
+      {"--flush-ms -5", {"--flush-ms", "-5"}},
+  };
+  for (const auto& bad : cases) {
+    INFO(bad.flags);
+    const Result r = sh(std::string(NMT_BINARY) + " translate --checkpoint " + run.string() + " " + bad.flags +
+                        " \"go .\" 2>&1");
+    CHECK(r.code == 2);
+    for (const auto& s : bad.says) CHECK_THAT(r.out, Catch::Contains(s));
   }
 }

@@ -140,7 +140,9 @@ const char* const kAllKeys = R"({
   "train": {"batch_size": 33, "num_epochs": 7, "lr": 0.0625, "lr_schedule": "inverse_sqrt", "warmup_steps": 111,
             "grad_clip": 2.5, "label_smoothing": 0.1, "max_minutes": 1.5, "bucket": true,
             "valid_bleu_sentences": 55, "valid_every_steps": 250, "seed": 18446744073709551615, "device": "cuda:3",
-            "num_threads": 4}
+            "num_threads": 4, "valid_beam_size": 3},
+  "decode": {"beam_size": 7, "length_penalty": "average", "alpha": 1.25, "min_len": 2, "max_len_a": 1.5,
+             "max_len_b": 3, "max_len": 40, "batch_size": 9}
 })";
 
 }  // namespace
@@ -179,6 +181,15 @@ TEST_CASE("Config: every key round-trips through from_json and to_json", "[confi
   CHECK(c.train.seed == 18446744073709551615ULL);
   CHECK(c.train.device == "cuda:3");
   CHECK(c.train.num_threads == 4);
+  CHECK(c.train.valid_beam_size == 3);
+  CHECK(c.decode.beam_size == 7);
+  CHECK(c.decode.length_penalty == "average");
+  CHECK(c.decode.alpha == 1.25);
+  CHECK(c.decode.min_len == 2);
+  CHECK(c.decode.max_len_a == 1.5);
+  CHECK(c.decode.max_len_b == 3);
+  CHECK(c.decode.max_len == 40);
+  CHECK(c.decode.batch_size == 9);
   // to_json writes back exactly what was read (same keys, same values, same JSON number kinds) ...
   CHECK(c.to_json() == input);
   CHECK(c.to_json()["train"]["seed"].is_number_unsigned());
@@ -203,11 +214,48 @@ TEST_CASE("Config: a run directory's config.json from before valid_every_steps s
               "seed": 42, "valid_bleu_sentences": 2000, "warmup_steps": 4000}})");
   const Config c = Config::from_json(old, "runs/old/config.json");
   CHECK(c.train.valid_every_steps == 0);
-  // The defaults write the same JSON plus the one new key.
+  // The defaults write the same JSON plus the keys added since: valid_every_steps, valid_beam_size and the
+  // whole decode section (written out here by hand).
   json expected = old;
   expected["train"]["valid_every_steps"] = 0;
+  expected["train"]["valid_beam_size"] = 1;
+  expected["decode"] = json::parse(R"({"beam_size": 4, "length_penalty": "gnmt", "alpha": 0.6, "min_len": 0,
+      "max_len_a": 2.0, "max_len_b": 10, "max_len": 0, "batch_size": 128})");
   CHECK(c.to_json() == expected);
   CHECK(Config().to_json() == expected);
+}
+
+TEST_CASE("Config: a config without a decode section (an old checkpoint's config.json) decodes with the defaults",
+          "[config]") {
+  const Config c = Config::from_json(json::parse(R"({"model": {"type": "transformer"}, "train": {"lr": 0.001}})"),
+                                     "runs/old/best/config.json");
+  CHECK(c.decode.beam_size == 4);
+  CHECK(c.decode.length_penalty == "gnmt");
+  CHECK(c.decode.alpha == 0.6);
+  CHECK(c.decode.min_len == 0);
+  CHECK(c.decode.max_len_a == 2.0);
+  CHECK(c.decode.max_len_b == 10);
+  CHECK(c.decode.max_len == 0);
+  CHECK(c.decode.batch_size == 128);
+  CHECK(c.train.valid_beam_size == 1);
+  // A partial decode section keeps the defaults of the keys it leaves out.
+  const Config partial = Config::from_json(json::parse(R"({"decode": {"beam_size": 1}})"), "x");
+  CHECK(partial.decode.beam_size == 1);
+  CHECK(partial.decode.length_penalty == "gnmt");
+  CHECK(partial.decode.batch_size == 128);
+  // Errors in the section name the file and the key.
+  CHECK_THAT(error_of(json::parse(R"({"decode": {"beam_sise": 5}})")),
+             Catch::Contains("cfg.json: unknown key \"decode.beam_sise\"; did you mean \"decode.beam_size\"?"));
+  CHECK_THAT(error_of(json::parse(R"({"decode": []})")), Catch::Contains("\"decode\" must be a JSON object"));
+  CHECK_THAT(error_of(json::parse(R"({"decode": {"alpha": "0.6"}})")),
+             Catch::Contains("key \"decode.alpha\" must be a number"));
+}
+
+TEST_CASE("Config: decode.max_len_a and decode.max_len_b may not both be 0", "[config]") {
+  CHECK_THAT(error_of(json::parse(R"({"decode": {"max_len_a": 0, "max_len_b": 0}})")),
+             Catch::StartsWith("cfg.json: config keys \"decode.max_len_a\" = 0 and \"decode.max_len_b\" = 0"));
+  CHECK(error_of(json::parse(R"({"decode": {"max_len_a": 0, "max_len_b": 1}})")).empty());
+  CHECK(error_of(json::parse(R"({"decode": {"max_len_a": 0.5, "max_len_b": 0}})")).empty());
 }
 
 TEST_CASE("Config: train.valid_every_steps is an integer >= 0, default 0", "[config]") {
@@ -252,6 +300,15 @@ TEST_CASE("Config: each rule rejects a bad value with a message naming the file 
       {"train.valid_every_steps", -7, "= -7 is out of range: must be >= 0"},
       {"train.device", "cuda:x", "= \"cuda:x\" is unknown; valid: auto, cpu, cuda, cuda:N"},
       {"train.num_threads", -1, "= -1 is out of range: must be >= 0"},
+      {"train.valid_beam_size", 0, "= 0 is out of range: must be >= 1"},
+      {"decode.beam_size", 0, "= 0 is out of range: must be >= 1"},
+      {"decode.length_penalty", "wu", "= \"wu\" is unknown; valid: none, gnmt, average"},
+      {"decode.alpha", -0.5, "= -0.5 is out of range: must be >= 0"},
+      {"decode.min_len", -1, "= -1 is out of range: must be >= 0"},
+      {"decode.max_len_a", -1.5, "= -1.5 is out of range: must be >= 0"},
+      {"decode.max_len_b", -2, "= -2 is out of range: must be >= 0"},
+      {"decode.max_len", -3, "= -3 is out of range: must be >= 0"},
+      {"decode.batch_size", 0, "= 0 is out of range: must be >= 1"},
   };
   std::set<std::string> covered;
   for (const auto& bad : cases) {
@@ -323,7 +380,7 @@ TEST_CASE("Config: describe lists every key of to_json() with its default, and n
   }
   CHECK(described.size() == keys.size());  // no key twice
   CHECK(described == flat_keys(defaults));
-  CHECK(keys.size() == 30);
+  CHECK(keys.size() == 39);
   // A few defaults and rules written out by hand.
   const auto find = [&](const std::string& key) {
     for (const auto& k : keys)
@@ -340,10 +397,16 @@ TEST_CASE("Config: describe lists every key of to_json() with its default, and n
   CHECK(find("train.valid_every_steps").default_value == "0");
   CHECK(find("train.valid_every_steps").rule == "int >= 0");
   CHECK(find("train.device").choices == std::vector<std::string>{"auto", "cpu", "cuda", "cuda:N"});
+  CHECK(find("decode.length_penalty").choices == std::vector<std::string>{"none", "gnmt", "average"});
+  CHECK(find("decode.length_penalty").default_value == "\"gnmt\"");
+  CHECK(find("decode.max_len_a").rule == "real >= 0");
+  CHECK(find("decode.beam_size").rule == "int >= 1");
+  CHECK(find("train.valid_beam_size").default_value == "1");
 
   // The plain text has a heading per section and a line per key with its rule and default.
   const std::string text = nmt::common::describe_text();
-  CHECK_THAT(text, Catch::Contains("\ndata: ") && Catch::Contains("\nmodel: ") && Catch::Contains("\ntrain: "));
+  CHECK_THAT(text, Catch::Contains("\ndata: ") && Catch::Contains("\nmodel: ") && Catch::Contains("\ntrain: ") &&
+                       Catch::Contains("\ndecode: "));
   for (const auto& k : keys) {
     INFO(k.key);
     CHECK_THAT(text, Catch::Contains("  " + k.key + " "));
@@ -372,7 +435,7 @@ TEST_CASE("Config: describe lists every key of to_json() with its default, and n
   for (std::size_t i = 0; i < keys.size(); ++i) CHECK(rows[i + 2].rfind("| `" + keys[i].key + "` | ", 0) == 0);
   CHECK(rows[2 + 6] == "| `model.type` | `seq2seq` | architecture (d2l §10.7, §11.4, §11.7); one of `seq2seq`, "
                        "`seq2seq_attention`, `transformer` |");
-  CHECK(md.size() < 3500);
+  CHECK(md.size() < 4000);
 }
 
 TEST_CASE("Config: the enum names are the ones the factory, the schedule and the device code accept", "[config]") {
