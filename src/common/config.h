@@ -1,5 +1,5 @@
 #pragma once
-// Typed configuration of a run: data, model and training settings, read from JSON with strict checking.
+// Typed configuration of a run: data, model, training and decoding settings, read from JSON with strict checking.
 // Every key is described once, in a field table per section (config.cpp): key, member, rule, default and
 // doc. The reader (Config::from_json), the writer (Config::to_json), the range checks of validate() and
 // describe_keys() (`nmt config --describe`) all walk those tables.
@@ -131,7 +131,7 @@ struct Config {
   DecodeConfig decode;
 
   /// All fields, defaults filled in (what a run directory's config.json holds): {"data": {...},
-  /// "model": {...}, "train": {...}} with one member per key of describe_keys().
+  /// "model": {...}, "train": {...}, "decode": {...}} with one member per key of describe_keys().
   nlohmann::json to_json() const;
   /// Reads `json` on top of the defaults. `source` (a file name) starts every message.
   /// Throws std::invalid_argument naming the key for an unknown key (with the closest valid one),
@@ -161,7 +161,7 @@ struct KeyDoc {
   std::vector<std::string> choices;  ///< the valid names of an enumerated key (e.g. kModelTypes); else empty
 };
 
-/// Every key, section by section (data, model, train), each in its table's order.
+/// Every key, section by section (data, model, train, decode), each in its table's order.
 std::vector<KeyDoc> describe_keys();
 
 /// `nmt config --describe`: every key with its type and rule, default and meaning, grouped by section.

@@ -297,8 +297,11 @@ std::vector<std::vector<Hypothesis>> BeamSearch::search(models::Seq2SeqModelImpl
           beams.push_back(j);
         }
       }
-      const bool enough = static_cast<int64_t>(done_hyps.size()) >= K;
-      if (enough) continue;
+      // Done when the best candidate of the step ends the sentence and n_best hypotheses are finished
+      // (CTranslate2, JoeyNMT): stopping at beam_size finished ones instead (fairseq) can end a sentence on
+      // short, improbable hypotheses before the probable one is finished.
+      const bool best_is_eos = values[i][0] != kNegInf && index[i][0] % V == special.eos;
+      if (best_is_eos && static_cast<int64_t>(done_hyps.size()) >= options.n_best) continue;
       if (last_step || beams.empty()) {
         // The maximum length: the live hypotheses end here, unfinished.
         for (const int64_t j : beams)

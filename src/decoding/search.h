@@ -113,10 +113,10 @@ class GreedySearch : public SearchStrategy {
 /// Beam search (d2l.ai §10.8; batched as in fairseq's SequenceGenerator and CTranslate2's BeamSearch): the
 /// batch × beam rows are decoded together; at each step the log-softmax of every live row is added to its
 /// score and the best 2 × beam_size candidates over beam × vocabulary are taken, so that candidates ending in
-/// `<eos>` (finalised when among the top beam_size) are replaced by live ones. A sentence is done when it has
-/// beam_size finished hypotheses or reaches its maximum length (its live hypotheses are then kept as unfinished
-/// ones); done sentences leave the batch. Live hypotheses are ranked by log-probability, finished ones by
-/// normalized_score.
+/// `<eos>` (finalised when among the top beam_size) are replaced by live ones. A sentence is done when the best
+/// candidate of a step ends in `<eos>` and it has n_best finished hypotheses (CTranslate2's and JoeyNMT's rule),
+/// or when it reaches its maximum length (its live hypotheses are then kept as unfinished ones); done sentences
+/// leave the batch. Live hypotheses are ranked by log-probability, finished ones by normalized_score.
 class BeamSearch : public SearchStrategy {
  public:
   std::vector<std::vector<Hypothesis>> search(models::Seq2SeqModelImpl& model, const torch::Tensor& src,

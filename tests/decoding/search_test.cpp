@@ -376,3 +376,35 @@ TEST_CASE("a long source is translated whole", "[decoding]") {
                       Catch::Matchers::Contains("input line 7") && Catch::Matchers::Contains("at most 29"));
   }
 }
+
+TEST_CASE("greedy search picks the arg-max of the output layer", "[decoding]") {
+  // 5,000 target words (many vocabulary blocks of the fused projection + arg-max) and 100 sentences (7 row tiles).
+  auto c = nmt::test::tiny_model_config(GENERATE(as<std::string>{}, "seq2seq_attention", "transformer"));
+  torch::manual_seed(4);
+  const int64_t vocab = 5000, batch = 100, max_len = 4;
+  auto model = nmt::models::make_model(c, 11, vocab);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const auto src = torch::randint(4, 11, {batch, 5}, torch::kLong);
+  const auto lens = torch::randint(1, 6, {batch}, torch::kLong);
+  SearchOptions o;
+  o.max_len = max_len;
+  const auto result = GreedySearch().search(*model, src, lens, {kBos, kEos}, o);
+  // Reference: the whole batch for max_len steps with LibTorch's projection and argmax.
+  auto state = model->init_state(model->encode(src, lens));
+  auto input = torch::full({batch, 1}, kBos, torch::kLong);
+  std::vector<torch::Tensor> picks;
+  for (int64_t t = 0; t < max_len; ++t) {
+    input = model->step(input, *state).argmax(-1);
+    picks.push_back(input);
+  }
+  const auto reference = torch::cat(picks, 1);
+  int64_t checked = 0;
+  for (int64_t b = 0; b < batch; ++b) {
+    const auto& tokens = result[static_cast<std::size_t>(b)].at(0).tokens;
+    for (std::size_t t = 0; t < tokens.size(); ++t, ++checked)
+      CHECK(tokens[t] == reference[b][static_cast<int64_t>(t)].item<int64_t>());
+  }
+  CHECK(checked > batch);  // most sentences produced several tokens (<eos> is 1 word in 5,000)
+  CHECK(reference.max().item<int64_t>() > 2500);  // picks from the whole vocabulary
+}
