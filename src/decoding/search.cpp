@@ -114,7 +114,7 @@ void SearchOptions::validate() const {
   if (!(max_len_a >= 0.0) || !std::isfinite(max_len_a)) bad("max_len_a = " + std::to_string(max_len_a) + " must be >= 0");
   if (max_len_b < 0) bad("max_len_b = " + std::to_string(max_len_b) + " must be >= 0");
   if (max_len < 0) bad("max_len = " + std::to_string(max_len) + " must be >= 0");
-  if (max_len_a == 0.0 && max_len_b == 0 && max_len == 0) bad("max_len_a = max_len_b = 0 allow no output token");
+  if (max_len_a == 0.0 && max_len_b == 0) bad("max_len_a = max_len_b = 0 allow no output token");
 }
 
 int64_t SearchOptions::max_output_len(int64_t source_len, int64_t max_target_positions) const {

@@ -54,7 +54,7 @@ struct SearchOptions {
   bool record_attention = false;  ///< keep each hypothesis's attention weights (Hypothesis::attention)
 
   /// Throws std::invalid_argument naming the first bad field (beam_size < 1, n_best outside [1, beam_size],
-  /// alpha < 0, min_len < 0, max_len_a < 0, max_len_b < 0, max_len < 0, or a maximum length of 0).
+  /// alpha < 0, min_len < 0, max_len_a < 0, max_len_b < 0, max_len < 0, or max_len_a = max_len_b = 0).
   void validate() const;
   /// The maximum output tokens for a source of `source_len` tokens (with `<eos>`) and a decoder that accepts
   /// `max_target_positions` positions (0 = no limit); see max_len_a.
