@@ -32,7 +32,8 @@ row() {  # beam penalty alpha
 import json, sys
 r = json.load(sys.stdin)
 b, p, a, start, end = sys.argv[1:6]
-print(f"| {b} | {p} | {a} | {r[\"bleu\"]:.2f} | {r[\"sentences\"] / (float(end) - float(start)):.0f} |")' \
+bleu, rate = r["bleu"], r["sentences"] / (float(end) - float(start))
+print(f"| {b} | {p} | {a} | {bleu:.2f} | {rate:.0f} |")' \
     "$1" "$2" "$3" "$start" "$end"
 }
 

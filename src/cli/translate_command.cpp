@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -46,6 +47,9 @@ void setup_translate(CLI::App& app, TranslateArgs& args) {
 }
 
 namespace {
+
+/// Batches read at a time from a regular file (a bounded number of lines, sorted by length together).
+constexpr std::size_t kMaxiBatch = 16;
 
 /// How each translation is printed.
 struct OutputStyle {
@@ -226,8 +230,14 @@ int run_translate(const TranslateArgs& args) {
       if (input.fd < 0) throw std::runtime_error("cannot open input file " + args.input + ": " + std::strerror(errno));
       name = args.input;
     }
-    LineStream lines(args.input.empty() ? STDIN_FILENO : input.fd, static_cast<std::size_t>(options.batch_size),
-                     static_cast<int>(args.flush_ms), name);
+    const int fd = args.input.empty() ? STDIN_FILENO : input.fd;
+    // A regular file never pauses: read kMaxiBatch batches at a time, which the translator sorts by length
+    // before batching (Marian's maxi-batch), so batches hold similar lengths; pipes and terminals get each
+    // batch as it arrives.
+    struct stat info {};
+    const bool regular = ::fstat(fd, &info) == 0 && S_ISREG(info.st_mode);
+    const auto read_batch = static_cast<std::size_t>(options.batch_size) * (regular ? kMaxiBatch : 1);
+    LineStream lines(fd, read_batch, static_cast<int>(args.flush_ms), name);
     for (;;) {
       const std::size_t first_line = lines.lines_returned() + 1;
       const std::vector<std::string> batch = lines.next_batch();

@@ -115,7 +115,7 @@ inline constexpr std::array<std::string_view, 3> kLengthPenalties{"none", "gnmt"
 struct DecodeConfig {
   int64_t beam_size = 4;                      ///< hypotheses kept per sentence; 1 = greedy search
   std::string length_penalty = "gnmt";        ///< one of kLengthPenalties
-  double alpha = 0.6;                         ///< length-penalty exponent
+  double alpha = 1.0;                         ///< length-penalty exponent
   int64_t min_len = 0;                        ///< output tokens before `<eos>` may be chosen
   double max_len_a = 2.0;                     ///< maximum output tokens = max_len_a · source tokens + max_len_b
   int64_t max_len_b = 10;

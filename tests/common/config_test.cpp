@@ -219,7 +219,7 @@ TEST_CASE("Config: a run directory's config.json from before valid_every_steps s
   json expected = old;
   expected["train"]["valid_every_steps"] = 0;
   expected["train"]["valid_beam_size"] = 1;
-  expected["decode"] = json::parse(R"({"beam_size": 4, "length_penalty": "gnmt", "alpha": 0.6, "min_len": 0,
+  expected["decode"] = json::parse(R"({"beam_size": 4, "length_penalty": "gnmt", "alpha": 1.0, "min_len": 0,
       "max_len_a": 2.0, "max_len_b": 10, "max_len": 0, "batch_size": 128})");
   CHECK(c.to_json() == expected);
   CHECK(Config().to_json() == expected);
@@ -231,7 +231,7 @@ TEST_CASE("Config: a config without a decode section (an old checkpoint's config
                                      "runs/old/best/config.json");
   CHECK(c.decode.beam_size == 4);
   CHECK(c.decode.length_penalty == "gnmt");
-  CHECK(c.decode.alpha == 0.6);
+  CHECK(c.decode.alpha == 1.0);
   CHECK(c.decode.min_len == 0);
   CHECK(c.decode.max_len_a == 2.0);
   CHECK(c.decode.max_len_b == 10);
