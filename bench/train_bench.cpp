@@ -149,8 +149,8 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
 }
 
-/// Running totals of one decoding mode (batched or one sentence at a time) over the rounds of
-/// time_decoding_interleaved().
+/// Running totals of one decoding mode (greedy or beam search, batched or one sentence at a time) over the
+/// rounds of time_decoding_interleaved().
 struct DecodeTotals {
   int64_t batch_size = 1;
   int64_t beam_size = 1;  // 1 = greedy search
@@ -204,9 +204,13 @@ struct DecodeTotals {
 /// Times batched greedy decoding of `batched` (`batch_size` sentences per search) against decoding `single` one
 /// sentence at a time, interleaved: `rounds` rounds, each decoding the next slice of both sets (batched slices
 /// end on whole batches where the set allows), so that a change in the machine's speed lands on both modes.
-/// Both sets are in corpus (length) order, so slice r of each covers the same part of the corpus. Returns
-/// {"batched": ..., "batch1": ..., "speedup" (total rates), "speedup_per_round", "rounds"}; a mode with an
-/// empty set is left out.
+/// Both sets are in corpus (length) order, so slice r of each covers the same part of the corpus. With
+/// beam_size > 1, each round then decodes the same two slices with beam search of that beam (BeamSearch, batched
+/// and one sentence at a time), so greedy and beam meet the same machine speed too. `max_len` caps the output
+/// tokens (`<eos>` not counted), so a search runs at most max_len decoder steps. Returns {"batched": ...,
+/// "batch1": ..., "speedup" (total rates), "speedup_per_round", "rounds"} and, with beam_size > 1, "beam_size",
+/// "beam_batched", "beam_batch1" (DecodeTotals::to_json, of the best hypothesis); a mode with an empty set is
+/// left out.
 json time_decoding_interleaved(const nmt::decoding::Translator& translator,
                                const std::vector<std::vector<std::string>>& batched,
                                const std::vector<std::vector<std::string>>& single, int64_t batch_size,
@@ -279,7 +283,8 @@ int main(int argc, char** argv) {
   app.add_option("--decode-train-seconds", decode_train_seconds,
                  "untimed training (seconds) after the timed batches, before decoding")->check(CLI::NonNegativeNumber);
   app.add_option("--decode1", decode1, "sentences decoded one at a time (0 = skip)")->check(CLI::NonNegativeNumber);
-  app.add_option("--decode-beam", decode_beam, "beam size of the beam-search decoding timed beside greedy; 1 = none");
+  app.add_option("--decode-beam", decode_beam, "beam size of the beam-search decoding timed beside greedy; 1 = none")
+      ->check(CLI::PositiveNumber);
   app.add_option("--decode-rounds", decode_rounds,
                  "rounds that interleave batched and one-at-a-time decoding")->check(CLI::PositiveNumber);
   app.add_option("--gemm-size", gemm_size, "n of the n x n sgemm ceiling (0 = skip)")->check(CLI::NonNegativeNumber);

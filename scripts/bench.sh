@@ -6,7 +6,9 @@
 #   scripts/bench.sh
 #
 # Builds the nmt_bench target, then for each model type and size runs, one after another (interleaved):
-#   1. nmt_bench                      (OPENBLAS_CORETYPE unset: nmt picks its kernels itself, see common/blas.h)
+#   1. nmt_bench                      (OPENBLAS_CORETYPE unset: nmt picks its kernels itself, see common/blas.h);
+#                                     greedy decoding and beam search of beam NMT_BENCH_BEAM (nmt only: the
+#                                     Python reference decodes greedily)
 #   2. bench/reference/torch_reference.py with OpenBLAS's default kernels (OPENBLAS_CORETYPE unset:
 #      what a PyTorch user gets)
 #   3. the same with OPENBLAS_CORETYPE (and OPENBLAS_THREAD_TIMEOUT) set as nmt_bench reported (same kernels as nmt)
@@ -15,8 +17,9 @@
 # num_steps 10, min_freq 2, dropout 0.1, Adam at a constant lr 0.005 (large Transformer 0.001, see model_flags),
 # all pairs, no held-out split, random batches trimmed to their longest sentence.
 # Inside each run the GEMM ceiling (a 1024² sgemm) is probed right before every timed training step, and
-# batched and one-at-a-time decoding alternate in 8 rounds, so that the machine's changing speed lands on both
-# sides of each ratio (bench/train_bench.cpp, bench/reference/torch_reference.py).
+# batched and one-at-a-time decoding alternate in 8 rounds (in nmt, greedy then beam in each round), so that the
+# machine's changing speed lands on both sides of each ratio (bench/train_bench.cpp,
+# bench/reference/torch_reference.py). With NMT_BENCH_REFERENCE=0 only step 1 runs (the Python columns show —).
 # Writes bench/results/bench-<UTC date>.json (every run's JSON object plus the settings) and prints a markdown
 # table, followed by the memory check: peak resident memory of the large (full-data) runs against 2 GiB.
 #
@@ -27,6 +30,10 @@
 #   NMT_BENCH_MODELS [seq2seq,seq2seq_attention,transformer]
 #   NMT_BENCH_DECODE [2000]       sentences for batched greedy decoding (batch NMT_BENCH_DECODE_BATCH [128])
 #   NMT_BENCH_DECODE1 [500]       sentences decoded one at a time (batch size 1)
+#   NMT_BENCH_BEAM [4]            beam size of the beam search that nmt_bench times beside greedy, batched and one
+#                                 at a time, on the same sentences (--decode-beam; 1 = no beam search)
+#   NMT_BENCH_REFERENCE [1]       1 = run the Python reference (two runs per model and size); 0 = nmt only, e.g.
+#                                 for a decoding-focused run that takes minutes
 #   NMT_BENCH_DECODE_TRAIN [30]   seconds of further (untimed) training before decoding, so that the models
 #                                 emit sentences of realistic length (decoding time follows output length)
 #   NMT_BENCH_NUM_EXAMPLES [0]    use only the first N pairs (0 = all; for smoke runs)
@@ -34,6 +41,8 @@
 #   NMT_BENCH_OUT [bench/results] output directory; NMT_BUILD_DIR [build]; NMT_JOBS [2] build jobs
 # A smoke run: NMT_BENCH_BATCHES=3 NMT_BENCH_WARMUP=1 NMT_BENCH_DECODE=100 NMT_BENCH_DECODE1=10 \
 #              NMT_BENCH_SIZES=book NMT_BENCH_NUM_EXAMPLES=5000 scripts/bench.sh
+# Decoding only (greedy against beam 4, no Python): NMT_BENCH_REFERENCE=0 NMT_BENCH_SIZES=large \
+#              NMT_BENCH_BATCHES=5 NMT_BENCH_WARMUP=2 NMT_BENCH_DECODE=1000 NMT_BENCH_DECODE1=200 scripts/bench.sh
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${NMT_BUILD_DIR:-$root/build}"
@@ -45,12 +54,22 @@ decode="${NMT_BENCH_DECODE:-2000}"
 decode_batch="${NMT_BENCH_DECODE_BATCH:-128}"
 decode1="${NMT_BENCH_DECODE1:-500}"
 decode_train="${NMT_BENCH_DECODE_TRAIN:-30}"
+beam="${NMT_BENCH_BEAM:-4}"
+run_reference="${NMT_BENCH_REFERENCE:-1}"
 num_examples="${NMT_BENCH_NUM_EXAMPLES:-0}"
 python="${NMT_BENCH_PYTHON:-/usr/bin/python3}"
 out_dir="${NMT_BENCH_OUT:-$root/bench/results}"
 reference="$root/bench/reference/torch_reference.py"
 
-if ! "$python" -c 'import torch' 2>/dev/null; then
+case "$beam" in
+  ''|*[!0-9]*|0) echo "[bench] NMT_BENCH_BEAM = '$beam' must be a positive integer (1 = no beam search)" >&2; exit 2 ;;
+esac
+case "$run_reference" in
+  0|1) ;;
+  *) echo "[bench] NMT_BENCH_REFERENCE = '$run_reference' must be 0 (nmt only) or 1 (with the Python reference)" >&2
+     exit 2 ;;
+esac
+if [ "$run_reference" = 1 ] && ! "$python" -c 'import torch' 2>/dev/null; then
   echo "[bench] $python cannot import torch; install Debian's python3-torch (apt-get install -y python3-torch)" >&2
   exit 1
 fi
@@ -99,8 +118,10 @@ for size in "${size_list[@]}"; do
     # shellcheck disable=SC2086
     args=(--model "$model" --label "$size" $flags $(model_flags "$size" "$model") "${common[@]}")
     echo "[bench] $model $size: nmt" >&2
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_THREAD_TIMEOUT -u NMT_BLAS_REEXEC "$bench_bin" "${args[@]}" >"$tmp/out.json"
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_THREAD_TIMEOUT -u NMT_BLAS_REEXEC "$bench_bin" "${args[@]}" \
+      --decode-beam "$beam" >"$tmp/out.json"
     record nmt "$tmp/out.json"
+    [ "$run_reference" = 1 ] || continue
     core="$(tail -n 1 "$tmp/out.json" | jq -r '.blas.core')"
     timeout="$(tail -n 1 "$tmp/out.json" | jq -r '.blas.openblas_thread_timeout // ""')"
 
@@ -128,7 +149,9 @@ result="$out_dir/bench-$stamp.json"
 commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 jq -s --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg commit "$commit" --arg cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" \
   --argjson nproc "$(nproc)" --argjson batches "$batches" --argjson warmup "$warmup" \
-  '{date: $date, commit: $commit, cpu: $cpu, nproc: $nproc, timed_batches: $batches, warmup_batches: $warmup, runs: .}' \
+  --argjson beam "$beam" --argjson reference "$([ "$run_reference" = 1 ] && echo true || echo false)" \
+  '{date: $date, commit: $commit, cpu: $cpu, nproc: $nproc, timed_batches: $batches, warmup_batches: $warmup,
+    decode_beam: $beam, python_reference: $reference, runs: .}' \
   "$runs" >"$result.tmp"
 mv "$result.tmp" "$result"
 echo "[bench] wrote $result" >&2
@@ -154,14 +177,21 @@ def get(r, *path):
 def ratio(a, b):
     return None if a is None or b in (None, 0) else a / b
 
+def times(x, digits):  # a ratio as "1.23×", or — when it is missing
+    return '—' if x is None else f'{x:,.{digits}f}×'
+
+beam = data.get('decode_beam', 1)  # files written before NMT_BENCH_BEAM: greedy only
+bl = f'beam-{beam}' if beam > 1 else 'beam'
+
 print(f"Training and decoding throughput, {data['date']} ({data['commit']}), {data['cpu']}, {data['nproc']} cores; "
       f"{data['warmup_batches']} warm-up + {data['timed_batches']} timed batches per run.")
 print()
 print('| model | size | nmt tok/s | python tok/s (default kernels) | python tok/s (same kernels) '
       '| nmt/python (default) | nmt/python (same) | nmt ms/step | nmt peak RSS (MiB) | python peak RSS (MiB) '
       '| nmt GFLOP/s (median step % of interleaved sgemm) | nmt decode sent/s batched | nmt decode sent/s batch-1 | batched/batch-1 '
-      '| python decode batched / batch-1 (same kernels) | decode output tokens nmt / python |')
-print('|' + '---|' * 16)
+      f'| nmt {bl} decode sent/s batched / batch-1 | {bl}/greedy (batched) '
+      f'| python decode batched / batch-1 (same kernels) | decode output tokens nmt greedy / nmt {bl} / python |')
+print('|' + '---|' * 18)
 seen = []
 for r in data['runs']:
     key = (r['model'], r['size'])
@@ -175,11 +205,14 @@ for r in data['runs']:
     gflops = '—' if gf is None else f"{gf:.2f} ({pct:.0f}% of {get(n, 'gemm_ceiling_gflops'):.0f})"
     nb, n1 = get(n, 'decoding', 'batched', 'sentences_per_second'), get(n, 'decoding', 'batch1', 'sentences_per_second')
     pb, p1 = get(s, 'decoding', 'batched', 'sentences_per_second'), get(s, 'decoding', 'batch1', 'sentences_per_second')
+    bb = get(n, 'decoding', 'beam_batched', 'sentences_per_second')
+    b1 = get(n, 'decoding', 'beam_batch1', 'sentences_per_second')
     rss = lambda x: None if get(x, 'peak_rss_bytes') is None else get(x, 'peak_rss_bytes') / 2**20
-    print(f"| {key[0]} | {key[1]} | {fmt(nt)} | {fmt(dt)} | {fmt(st)} | {fmt(ratio(nt, dt), 2)}× | {fmt(ratio(nt, st), 2)}× "
+    print(f"| {key[0]} | {key[1]} | {fmt(nt)} | {fmt(dt)} | {fmt(st)} | {times(ratio(nt, dt), 2)} | {times(ratio(nt, st), 2)} "
           f"| {fmt(get(n, 'ms_per_step'), 1)} | {fmt(rss(n))} | {fmt(rss(d))} | {gflops} | {fmt(nb)} | {fmt(n1)} "
-          f"| {fmt(ratio(nb, n1), 1)}× | {fmt(pb)} / {fmt(p1)} "
+          f"| {times(ratio(nb, n1), 1)} | {fmt(bb)} / {fmt(b1)} | {times(ratio(bb, nb), 2)} | {fmt(pb)} / {fmt(p1)} "
           f"| {fmt(get(n, 'decoding', 'batched', 'mean_output_tokens'), 1)} / "
+          f"{fmt(get(n, 'decoding', 'beam_batched', 'mean_output_tokens'), 1)} / "
           f"{fmt(get(s, 'decoding', 'batched', 'mean_output_tokens'), 1)} |")
 
 print()
@@ -189,10 +222,20 @@ print("GFLOP/s: matrix-product FLOPs per step (counted from the model sizes) ove
       "is the median over the timed steps of each step's rate over a 1024² sgemm probed right before it "
       "(the median probe in GFLOP/s after 'of').")
 print()
-print(f"OpenBLAS cores: nmt {', '.join(cores) or '?'}; python default {', '.join(defaults) or '?'}. "
+python_cores = (f"python default {', '.join(defaults) or '?'}" if data.get('python_reference', True)
+                else 'python reference not run (NMT_BENCH_REFERENCE=0)')
+print(f"OpenBLAS cores: nmt {', '.join(cores) or '?'}; {python_cores}. "
       "Decoding uses the weights reached after the timed batches and NMT_BENCH_DECODE_TRAIN seconds more "
       "training, so output lengths differ between runs (mean decoder steps per sentence, <eos> included, in the "
       "last column; at most num_steps); compare decoding speeds across implementations with that in mind.")
+if beam > 1:
+    print()
+    bsz = next((get(r, 'decoding', 'beam_batched', 'batch_size') for r in data['runs']
+                if get(r, 'decoding', 'beam_batched') is not None), None)
+    print(f"Beam search: beam {beam}, batched ({fmt(bsz)} sentences per search, {beam} rows each) and "
+          "one sentence at a time, on the same sentences as greedy and in the same interleaved rounds; no length "
+          "penalty, at most num_steps output tokens; its output tokens are those of the best hypothesis. "
+          f"beam-{beam}/greedy is the beam rate over the greedy rate, both batched, from the same run.")
 large = [r for r in data['runs'] if r['size'] == 'large' and r['kernels'] == 'nmt']
 if large:
     print()
