@@ -33,9 +33,9 @@ void add_search_flags(CLI::App& app, SearchFlags& flags) {
 
 std::string length_penalty_name(decoding::LengthPenalty penalty) {
   switch (penalty) {
-    case decoding::LengthPenalty::kNone: return std::string(decoding::kPenaltyNone);
-    case decoding::LengthPenalty::kGnmt: return std::string(decoding::kPenaltyGnmt);
-    case decoding::LengthPenalty::kAverage: return std::string(decoding::kPenaltyAverage);
+    case decoding::LengthPenalty::kNone: return std::string(common::kPenaltyNone);
+    case decoding::LengthPenalty::kGnmt: return std::string(common::kPenaltyGnmt);
+    case decoding::LengthPenalty::kAverage: return std::string(common::kPenaltyAverage);
   }
   throw std::invalid_argument("unknown length penalty");
 }

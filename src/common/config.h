@@ -108,13 +108,19 @@ struct TrainConfig {
   int64_t valid_beam_size = 1;           ///< beam size of the validation BLEU decoding; 1 = greedy
 };
 
-/// `decode.length_penalty` names (decoding::parse_length_penalty reads them): none, gnmt, average.
-inline constexpr std::array<std::string_view, 3> kLengthPenalties{"none", "gnmt", "average"};
+/// `decode.length_penalty`: hypotheses are ranked by their log-probability (decoding::parse_length_penalty).
+inline constexpr std::string_view kPenaltyNone = "none";
+/// `decode.length_penalty`: log-probability / ((5 + |y|) / 6)^alpha (Wu et al. 2016 §7; JoeyNMT's beam_alpha).
+inline constexpr std::string_view kPenaltyGnmt = "gnmt";
+/// `decode.length_penalty`: log-probability / |y|^alpha (fairseq's lenpen, CTranslate2's length_penalty).
+inline constexpr std::string_view kPenaltyAverage = "average";
+/// Every valid `decode.length_penalty`.
+inline constexpr std::array<std::string_view, 3> kLengthPenalties{kPenaltyNone, kPenaltyGnmt, kPenaltyAverage};
 
 /// How `translate` and `eval` decode by default (their flags override each key). See decoding::SearchOptions.
 struct DecodeConfig {
   int64_t beam_size = 4;                      ///< hypotheses kept per sentence; 1 = greedy search
-  std::string length_penalty = "gnmt";        ///< one of kLengthPenalties
+  std::string length_penalty = std::string(kPenaltyGnmt);  ///< one of kLengthPenalties
   double alpha = 1.0;                         ///< length-penalty exponent
   int64_t min_len = 0;                        ///< output tokens before `<eos>` may be chosen
   double max_len_a = 2.0;                     ///< maximum output tokens = max_len_a · source tokens + max_len_b

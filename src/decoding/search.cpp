@@ -84,9 +84,9 @@ std::vector<int64_t> max_lengths(models::Seq2SeqModelImpl& model, const torch::T
 }  // namespace
 
 LengthPenalty parse_length_penalty(const std::string& name) {
-  if (name == kPenaltyNone) return LengthPenalty::kNone;
-  if (name == kPenaltyGnmt) return LengthPenalty::kGnmt;
-  if (name == kPenaltyAverage) return LengthPenalty::kAverage;
+  if (name == common::kPenaltyNone) return LengthPenalty::kNone;
+  if (name == common::kPenaltyGnmt) return LengthPenalty::kGnmt;
+  if (name == common::kPenaltyAverage) return LengthPenalty::kAverage;
   throw std::invalid_argument("length penalty \"" + name + "\" is unknown; valid: " +
                               common::join_names(common::kLengthPenalties));
 }

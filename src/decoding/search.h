@@ -7,23 +7,17 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include <torch/types.h>
 
+#include "common/config.h"
 #include "models/seq2seq.h"
 
 namespace nmt::decoding {
 
-/// `length_penalty` "none": hypotheses are ranked by their log-probability.
-inline constexpr std::string_view kPenaltyNone = "none";
-/// `length_penalty` "gnmt": log-probability / ((5 + |y|) / 6)^alpha (Wu et al. 2016 §7; JoeyNMT's beam_alpha).
-inline constexpr std::string_view kPenaltyGnmt = "gnmt";
-/// `length_penalty` "average": log-probability / |y|^alpha (fairseq's lenpen, CTranslate2's length_penalty).
-inline constexpr std::string_view kPenaltyAverage = "average";
-
-/// How a finished hypothesis's log-probability is normalised by its length.
+/// How a finished hypothesis's log-probability is normalised by its length; the names are common::kPenaltyNone,
+/// kPenaltyGnmt and kPenaltyAverage.
 enum class LengthPenalty { kNone, kGnmt, kAverage };
 
 /// "none" | "gnmt" | "average" -> LengthPenalty. Throws std::invalid_argument naming the value and the choices.
