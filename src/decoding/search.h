@@ -35,12 +35,13 @@ struct SearchOptions {
   LengthPenalty length_penalty = LengthPenalty::kNone;
   double alpha = 0.0;       ///< length-penalty exponent
   int64_t min_len = 0;      ///< `<eos>` is blocked until this many output tokens were produced
-  /// Maximum output tokens of a sentence, `<eos>` not counted: max_len_a · |x| + max_len_b (fairseq), |x| the
-  /// source tokens with `<eos>`, rounded down; capped by max_len when max_len > 0, and by the decoder's
-  /// positional limit (Seq2SeqModelImpl::max_target_positions). At least 1.
+  /// Maximum decoding steps of a sentence (its output tokens, `<eos>` included when emitted): max_len_a · |x| +
+  /// max_len_b (fairseq), |x| the source tokens with `<eos>`, rounded down; capped by max_len when max_len > 0,
+  /// and by the decoder's positional limit (Seq2SeqModelImpl::max_target_positions). At least 1. A hypothesis
+  /// that reaches it without `<eos>` ends unfinished.
   double max_len_a = 0.0;
   int64_t max_len_b = 200;
-  int64_t max_len = 0;      ///< absolute cap on output tokens; 0 = none
+  int64_t max_len = 0;      ///< absolute cap on decoding steps; 0 = none
   /// Greedy search only: compute each token's log-probability (log-softmax over the vocabulary). Without it
   /// greedy search picks tokens with the fused projection + arg-max and leaves the scores at 0.
   /// Beam search always computes them.
