@@ -131,9 +131,10 @@ class Trainer {
   /// std::runtime_error naming epoch and step when the loss is not finite (before the weights change).
   StepResult train_step(const data::Batch& batch, StepTimes* times = nullptr);
 
-  /// Loss (plain and label-smoothed) over the valid split and BLEU of greedy translations of its first
-  /// train.valid_bleu_sentences sentences, in eval mode without gradients; puts the model back into the
-  /// train/eval mode it was in. std::nullopt without a valid split.
+  /// Loss (plain and label-smoothed) over the valid split and BLEU of the translations of its first
+  /// train.valid_bleu_sentences sentences (beam train.valid_beam_size, 1 = greedy; lengths and length penalty
+  /// from the `decode` section), in eval mode without gradients; puts the model back into the train/eval mode
+  /// it was in. std::nullopt without a valid split.
   std::optional<Validation> validate();
 
   /// The model being trained.
