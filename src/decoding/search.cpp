@@ -64,22 +64,38 @@ void add_encoder_attention(const models::AttentionWeights& encoder, int64_t b, i
   out["encoder_self"] = m.narrow(2, 0, src_len).narrow(3, 0, src_len).contiguous();
 }
 
-/// Per sentence, the maximum decoding steps (see SearchOptions::max_output_len); checks the source lengths
-/// against the encoder's limit.
-std::vector<int64_t> max_lengths(models::Seq2SeqModelImpl& model, const torch::Tensor& src_valid_lens,
-                                 const SearchOptions& options) {
-  const auto lens = src_valid_lens.to(torch::kCPU, torch::kLong);
-  const auto a = lens.accessor<int64_t, 1>();
-  const int64_t src_limit = model.max_source_positions();
-  std::vector<int64_t> out;
-  for (int64_t b = 0; b < lens.size(0); ++b) {
-    if (src_limit > 0 && a[b] > src_limit)
-      throw std::invalid_argument("a source of " + std::to_string(a[b]) + " tokens (with <eos>) is longer than the " +
-                                  std::to_string(src_limit) + " positions the model accepts");
-    out.push_back(options.max_output_len(a[b], model.max_target_positions()));
+/// What both searches do first: check the options and the source lengths, encode, and build the decoder state.
+struct SearchStart {
+  std::vector<int64_t> src_lens;  ///< per sentence, source tokens with `<eos>`
+  std::vector<int64_t> max_len;   ///< per sentence, the maximum decoding steps (SearchOptions::max_output_len)
+  models::AttentionWeights encoder_attention;  ///< "encoder_self", with options.record_attention
+  std::unique_ptr<models::DecoderState> state;  ///< one row per sentence
+
+  /// Throws std::invalid_argument for bad options or a source longer than the encoder accepts.
+  SearchStart(models::Seq2SeqModelImpl& model, const torch::Tensor& src, const torch::Tensor& src_valid_lens,
+              const SearchOptions& options) {
+    options.validate();
+    const auto lens = src_valid_lens.to(torch::kCPU, torch::kLong).contiguous();
+    src_lens.assign(lens.data_ptr<int64_t>(), lens.data_ptr<int64_t>() + lens.numel());
+    const int64_t src_limit = model.max_source_positions();
+    for (const int64_t len : src_lens) {
+      if (src_limit > 0 && len > src_limit)
+        throw std::invalid_argument("a source of " + std::to_string(len) + " tokens (with <eos>) is longer than the " +
+                                    std::to_string(src_limit) + " positions the model accepts");
+      max_len.push_back(options.max_output_len(len, model.max_target_positions()));
+    }
+    state = model.init_state(
+        model.encode(src, src_valid_lens, options.record_attention ? &encoder_attention : nullptr));
   }
-  return out;
-}
+
+  /// Attention of a hypothesis of sentence `b` that ends at row `row` of `track`.
+  std::map<std::string, torch::Tensor> attention(const AttentionTrack& track, int64_t row, int64_t b) const {
+    const int64_t src_len = src_lens[static_cast<std::size_t>(b)];
+    auto out = track.row(row, src_len);
+    add_encoder_attention(encoder_attention, b, src_len, out);
+    return out;
+  }
+};
 
 }  // namespace
 
@@ -127,14 +143,12 @@ int64_t SearchOptions::max_output_len(int64_t source_len, int64_t max_target_pos
 std::vector<std::vector<Hypothesis>> GreedySearch::search(models::Seq2SeqModelImpl& model, const torch::Tensor& src,
                                                           const torch::Tensor& src_valid_lens, SpecialTokens special,
                                                           const SearchOptions& options) const {
-  options.validate();
   torch::NoGradGuard no_grad;
+  SearchStart start(model, src, src_valid_lens, options);
   const int64_t batch = src.size(0);
-  const std::vector<int64_t> max_len = max_lengths(model, src_valid_lens, options);
-  const auto src_lens = src_valid_lens.to(torch::kCPU, torch::kLong);
+  const std::vector<int64_t>& max_len = start.max_len;
   const bool record = options.record_attention;
-  models::AttentionWeights encoder_attention;
-  auto state = model.init_state(model.encode(src, src_valid_lens, record ? &encoder_attention : nullptr));
+  auto& state = start.state;
   std::vector<Hypothesis> hyps(static_cast<std::size_t>(batch));
   AttentionTrack track;
   // Rows being decoded, as indices into the batch. Finished rows leave the batch (and the decoder state) once
@@ -182,11 +196,7 @@ std::vector<std::vector<Hypothesis>> GreedySearch::search(models::Seq2SeqModelIm
       }
       if (h.finished || t + 1 >= max_len[b]) {
         done[b] = true;
-        if (record) {
-          const int64_t src_len = src_lens[static_cast<int64_t>(b)].item<int64_t>();
-          h.attention = track.row(static_cast<int64_t>(r), src_len);
-          add_encoder_attention(encoder_attention, static_cast<int64_t>(b), src_len, h.attention);
-        }
+        if (record) h.attention = start.attention(track, static_cast<int64_t>(r), static_cast<int64_t>(b));
       } else {
         keep.push_back(static_cast<int64_t>(r));
       }
@@ -216,16 +226,14 @@ std::vector<std::vector<Hypothesis>> GreedySearch::search(models::Seq2SeqModelIm
 std::vector<std::vector<Hypothesis>> BeamSearch::search(models::Seq2SeqModelImpl& model, const torch::Tensor& src,
                                                         const torch::Tensor& src_valid_lens, SpecialTokens special,
                                                         const SearchOptions& options) const {
-  options.validate();
   torch::NoGradGuard no_grad;
+  SearchStart start(model, src, src_valid_lens, options);
   const int64_t batch = src.size(0);
   const int64_t K = options.beam_size;
-  const std::vector<int64_t> max_len = max_lengths(model, src_valid_lens, options);
-  const auto src_lens = src_valid_lens.to(torch::kCPU, torch::kLong);
+  const std::vector<int64_t>& max_len = start.max_len;
   const bool record = options.record_attention;
   const auto device = src.device();
-  models::AttentionWeights encoder_attention;
-  auto state = model.init_state(model.encode(src, src_valid_lens, record ? &encoder_attention : nullptr));
+  auto& state = start.state;
 
   // Rows: K per live sentence, sentence active[i] at rows i*K .. i*K+K-1. At the start only the first beam of a
   // sentence is live (the others have score -inf, so that the first step's candidates are distinct).
@@ -250,11 +258,7 @@ std::vector<std::vector<Hypothesis>> BeamSearch::search(models::Seq2SeqModelImpl
     h.log_prob = log_prob;
     h.score = normalized_score(log_prob, static_cast<int64_t>(h.token_scores.size()), options.length_penalty,
                                options.alpha);
-    if (record) {
-      const int64_t src_len = src_lens[sentence].item<int64_t>();
-      h.attention = track.row(row, src_len);
-      add_encoder_attention(encoder_attention, sentence, src_len, h.attention);
-    }
+    if (record) h.attention = start.attention(track, row, sentence);
     return h;
   };
 
