@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "support/corpus_path.h"
+
 using nmt::data::Corpus;
 using nmt::data::parse_corpus;
 using nmt::data::read_corpus;
@@ -145,24 +147,9 @@ TEST_CASE("parse_corpus from memory", "[data][corpus]") {
   }
 }
 
-/// The full corpus: $NMT_DATA_DIR/fra.txt when NMT_DATA_DIR is set, else data/fra-eng/fra.txt in the checkout
-/// (scripts/get_data.sh), else ../shared/data/fra-eng/fra.txt beside it (where CI keeps it); the same order
-/// as scripts/get_data.sh. Empty when none exists.
-std::string full_corpus_path() {
-  const std::string root = NMT_SOURCE_DIR;
-  std::vector<std::string> candidates;
-  if (const char* dir = std::getenv("NMT_DATA_DIR"); dir && *dir) candidates.push_back(std::string(dir) + "/fra.txt");
-  else candidates = {root + "/data/fra-eng/fra.txt", root + "/../shared/data/fra-eng/fra.txt"};
-  for (const auto& p : candidates)
-    if (std::filesystem::is_regular_file(p)) return p;
-  return {};
-}
-
 TEST_CASE("read_corpus on the full fra.txt", "[data][corpus][slow]") {
-  const std::string path = full_corpus_path();
-  // CI always has the corpus beside the checkout: a missing file fails rather than skipping silently.
-  INFO("fra.txt not found in $NMT_DATA_DIR, " NMT_SOURCE_DIR "/data/fra-eng/ or " NMT_SOURCE_DIR
-       "/../shared/data/fra-eng/; run scripts/get_data.sh");
+  const std::string path = nmt::test::full_corpus_path();
+  INFO(nmt::test::kCorpusMissing);
   REQUIRE_FALSE(path.empty());
   const Corpus c = read_corpus(path, std::nullopt);
   CHECK(c.stats.lines == 167130);
