@@ -52,6 +52,7 @@
 #include "common/device.h"
 #include "data/corpus.h"
 #include "data/dataset.h"
+#include "data/tokenizer.h"
 #include "data/vocab.h"
 #include "decoding/translator.h"
 #include "models/model_factory.h"
@@ -321,15 +322,18 @@ int main(int argc, char** argv) {
     const auto load_start = Clock::now();
     const nmt::data::Corpus corpus = nmt::data::read_corpus(dc.path, dc.num_examples);
     nmt::data::Vocab src_vocab, tgt_vocab;
-    {  // the token copies live only while the vocabularies are built, as in the trainer
+    nmt::data::Tokenizers tokenizers;
+    {  // the token copies live only while the tokenizers and vocabularies are built, as in the trainer
       std::vector<std::vector<std::string>> src_sentences, tgt_sentences;
       for (const auto& p : corpus.pairs) src_sentences.push_back(p.source), tgt_sentences.push_back(p.target);
-      src_vocab = nmt::data::Vocab::build(src_sentences, dc.min_freq);
-      tgt_vocab = nmt::data::Vocab::build(tgt_sentences, dc.min_freq);
+      tokenizers = nmt::data::make_tokenizers(dc, src_sentences, tgt_sentences, torch_threads);
+      src_vocab = tokenizers.source.make_vocab(src_sentences, dc.min_freq);
+      tgt_vocab = tokenizers.target.make_vocab(tgt_sentences, dc.min_freq);
     }
     std::vector<int64_t> all(corpus.pairs.size());
     std::iota(all.begin(), all.end(), 0);
-    const auto dataset = nmt::data::make_tensor_dataset(corpus.pairs, all, src_vocab, tgt_vocab, dc.num_steps);
+    const auto tokenized = nmt::data::tokenize_pairs(corpus.pairs, all, tokenizers.source, tokenizers.target);
+    const auto dataset = nmt::data::make_tensor_dataset(tokenized, all, src_vocab, tgt_vocab, dc.num_steps);
     const double load_seconds = seconds_between(load_start, Clock::now());
 
     auto model = nmt::models::make_model(mc, src_vocab.size(), tgt_vocab.size());
@@ -442,7 +446,8 @@ int main(int argc, char** argv) {
       std::vector<std::vector<std::string>> sources;
       const std::size_t want = std::min(corpus.pairs.size(), static_cast<std::size_t>(std::max(decode, decode1)));
       for (std::size_t k = 0; k < want; ++k) sources.push_back(corpus.pairs[k * corpus.pairs.size() / want].source);
-      nmt::decoding::Translator translator(model, src_vocab, tgt_vocab, torch::Device(torch::kCPU));
+      nmt::decoding::Translator translator(model, src_vocab, tgt_vocab, torch::Device(torch::kCPU), tokenizers.source,
+                                           tokenizers.target);
       decoding.update(time_decoding_interleaved(translator, stride_sample(sources, static_cast<std::size_t>(decode)),
                                                 stride_sample(sources, static_cast<std::size_t>(decode1)), decode_batch,
                                                 decode_rounds, dc.num_steps, decode_beam));

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -99,9 +100,19 @@ int run_eval(const EvalArgs& args) {
     spdlog::info("[eval] translating {} {} sentences: beam size {}, length penalty {} (alpha {})", sources.size(),
                  args.split, options.search.beam_size, length_penalty_name(options.search.length_penalty),
                  options.search.alpha);
-    decoding::Translator translator(ckpt.model, ckpt.src_vocab, ckpt.tgt_vocab, device);
+    decoding::Translator translator(ckpt.model, ckpt.src_vocab, ckpt.tgt_vocab, device, ckpt.src_tokenizer,
+                                  ckpt.tgt_tokenizer);
     const auto translations = translator.translate(sources, options);
-    for (const auto& t : translations) hyps.push_back(t.text());
+    int64_t output_tokens = 0, unknown = 0;
+    for (const auto& t : translations) {
+      hyps.push_back(t.text());
+      if (t.hypotheses.empty()) continue;
+      const auto& tokens = t.hypotheses.front().output_tokens;
+      output_tokens += static_cast<int64_t>(tokens.size());
+      unknown += std::count(tokens.begin(), tokens.end(), std::string(data::Vocab::kUnk));
+    }
+    report["unk_tokens"] = unknown;
+    report["unk_share"] = output_tokens ? static_cast<double>(unknown) / static_cast<double>(output_tokens) : 0.0;
     if (!args.plot.empty() && args.plot_count > 0) {
       std::vector<std::string> first(sources.begin(),
                                      sources.begin() + std::min<std::size_t>(sources.size(), args.plot_count));

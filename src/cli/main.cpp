@@ -16,6 +16,7 @@
 #include "common/blas.h"
 #include "common/memory.h"
 #include "common/logging.h"
+#include "data/subword.h"
 #include "kernels/cpu_isa.h"
 #include "ops/dispatch.h"
 #include "train/trainer.h"
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
                              {"kernels", {{"isa", nmt::kernels::isa_name(nmt::kernels::active_isa())},
                                           {"fused", nmt::ops::fused_enabled()}}},
                              {"torch_threads", at::get_num_threads()},
+                             {"sentencepiece_library", nmt::data::subword_library_path()},
                              {"cuda_devices", torch::cuda::is_available() ? torch::cuda::device_count() : 0}};
       std::printf("%s\n", j.dump(2).c_str());
       return 0;

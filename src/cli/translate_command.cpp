@@ -196,7 +196,8 @@ int run_translate(const TranslateArgs& args) {
                options.search.max_len_b,
                options.search.max_len > 0 ? fmt::format(", at most {}", options.search.max_len) : std::string());
 
-  decoding::Translator translator(ckpt.model, ckpt.src_vocab, ckpt.tgt_vocab, device);
+  decoding::Translator translator(ckpt.model, ckpt.src_vocab, ckpt.tgt_vocab, device, ckpt.src_tokenizer,
+                                  ckpt.tgt_tokenizer);
   std::optional<AttentionFile> attention_file;
   if (!args.attention.empty()) attention_file.emplace(args.attention);
 

@@ -40,6 +40,8 @@ Rule at_least(double lo) { return Rule{Rule::Bound::kClosed, lo}; }
 Rule above(double lo) { return Rule{Rule::Bound::kOpen, lo}; }
 /// [lo, hi)
 Rule in_closed_open(double lo, double hi) { return Rule{Rule::Bound::kClosed, lo, Rule::Bound::kOpen, hi}; }
+/// (lo, hi]
+Rule in_open_closed(double lo, double hi) { return Rule{Rule::Bound::kOpen, lo, Rule::Bound::kClosed, hi}; }
 template <std::size_t N>
 Rule one_of(const std::array<std::string_view, N>& names, bool (*accepts)(const std::string&) = nullptr) {
   Rule r;
@@ -110,10 +112,16 @@ const std::vector<Field<DataConfig>>& data_fields() {
   static const std::vector<Field<D>> fields{
       {"path", &D::path, {}, "`English<TAB>French` lines; relative to the working directory"},
       {"num_examples", &D::num_examples, at_least(1), "first N usable sentence pairs; null = all of them"},
-      {"num_steps", &D::num_steps, at_least(1), "training sequence length in tokens, `<eos>` included; longer is cut"},
-      {"min_freq", &D::min_freq, at_least(1), "tokens rarer than this become `<unk>`"},
+      {"num_steps", &D::num_steps, at_least(1), "training sequence length in tokens (words or pieces), `<eos>` included; longer is cut"},
+      {"min_freq", &D::min_freq, at_least(1), "`word` tokenizer: tokens rarer than this become `<unk>`"},
       {"valid_ratio", &D::valid_ratio, in_closed_open(0, 1), "share of English sentences held out for validation (grouped: none occurs in train)"},
       {"test_ratio", &D::test_ratio, in_closed_open(0, 1), "share of English sentences held out for testing (grouped likewise)"},
+      {"tokenizer", &D::tokenizer, one_of(kTokenizers), "`word` (d2l) or `sentencepiece` subwords"},
+      {"sp_model_type", &D::sp_model_type, one_of(kSubwordModelTypes), "SentencePiece algorithm"},
+      {"sp_vocab_size", &D::sp_vocab_size, at_least(1), "pieces per SentencePiece model (256 byte pieces included)"},
+      {"sp_joint", &D::sp_joint, {}, "one SentencePiece model and vocabulary for both languages"},
+      {"sp_character_coverage", &D::sp_character_coverage, in_open_closed(0, 1), "characters given pieces; the rest are spelled in bytes"},
+      {"sp_alpha", &D::sp_alpha, at_least(0), "subword sampling while training (Kudo 2018); 0 = off"},
   };
   return fields;
 }
@@ -150,8 +158,8 @@ const std::vector<Field<TrainConfig>>& train_fields() {
       {"bucket", &T::bucket, {}, "batch sentences of similar (target, source) length; padding columns are trimmed anyway"},
       {"valid_bleu_sentences", &T::valid_bleu_sentences, at_least(0), "valid sentences decoded for BLEU; 0 = all"},
       {"valid_every_steps", &T::valid_every_steps, at_least(0),
-       "validate, log, redraw the curves and consider `best/` every N updates (JoeyNMT's validation_freq, "
-       "Marian's --valid-freq); 0 = only at epoch ends, which always stay a trigger"},
+       "validate, log, redraw the curves and consider `best/` every N updates too (JoeyNMT's validation_freq); "
+       "0 = only at epoch ends"},
       {"valid_beam_size", &T::valid_beam_size, at_least(1), "beam size of the validation BLEU; 1 = greedy"},
       {"seed", &T::seed, {}, "seeds the split, shuffles, initialisation and dropout"},
       {"device", &T::device, one_of(kDeviceForms, is_device_name), "where to train; asking for CUDA where there is none is an error"},

@@ -65,12 +65,27 @@ struct DeviceName {
 /// for anything else. Does not ask whether the device exists (common::resolve_device does).
 std::optional<DeviceName> parse_device_name(const std::string& name);
 
+/// `data.tokenizer`: d2l's word level (split on spaces after preprocess_nmt; d2l.ai §10.5).
+inline constexpr std::string_view kTokenizerWord = "word";
+/// `data.tokenizer`: SentencePiece subwords trained on the training split (data::SubwordModel).
+inline constexpr std::string_view kTokenizerSentencePiece = "sentencepiece";
+/// Every valid `data.tokenizer`.
+inline constexpr std::array<std::string_view, 2> kTokenizers{kTokenizerWord, kTokenizerSentencePiece};
+/// Every valid `data.sp_model_type` (SentencePiece's unigram LM, Kudo 2018, and BPE, Sennrich et al. 2016).
+inline constexpr std::array<std::string_view, 2> kSubwordModelTypes{"unigram", "bpe"};
+
 /// Where the parallel corpus comes from and how it is cut into sequences (d2l.ai §10.5).
 struct DataConfig {
   std::string path = "data/fra-eng/fra.txt";  ///< `English<TAB>French` lines (relative paths: to the cwd)
   std::optional<int64_t> num_examples = 600;  ///< first N usable pairs; null = all (d2l's default: 600)
-  int64_t num_steps = 10;                     ///< sequence length in tokens, `<eos>` included
-  int64_t min_freq = 2;                       ///< tokens rarer than this map to `<unk>`
+  int64_t num_steps = 10;                     ///< sequence length in tokens (words or pieces), `<eos>` included
+  int64_t min_freq = 2;                       ///< word tokenizer: tokens rarer than this map to `<unk>`
+  std::string tokenizer = std::string(kTokenizerWord);  ///< one of kTokenizers
+  std::string sp_model_type = "unigram";      ///< one of kSubwordModelTypes
+  int64_t sp_vocab_size = 8000;               ///< pieces per SentencePiece model (one joint model or one per side)
+  bool sp_joint = false;                      ///< one SentencePiece model and vocabulary for both languages
+  double sp_character_coverage = 1.0;         ///< characters covered by pieces; the rest are spelled as bytes
+  double sp_alpha = 0.0;                      ///< subword regularisation while training (sampling α); 0 = off
   double valid_ratio = 0.0;                   ///< share of English sentences held out for validation
   double test_ratio = 0.0;                    ///< share of English sentences held out for testing
 };

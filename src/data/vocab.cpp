@@ -50,6 +50,17 @@ Vocab Vocab::build(const std::vector<std::vector<std::string>>& sentences, int64
   return vocab;
 }
 
+Vocab Vocab::from_tokens(const std::vector<std::string>& tokens) {
+  Vocab vocab;
+  for (const char* reserved : {kUnk, kPad, kBos, kEos}) vocab.add(reserved);
+  for (const auto& token : tokens) {
+    if (token.empty() || token.find('\n') != std::string::npos)
+      throw std::invalid_argument("Vocab::from_tokens: empty token or token with a newline: \"" + token + "\"");
+    vocab.add(token);
+  }
+  return vocab;
+}
+
 int64_t Vocab::size() const { return static_cast<int64_t>(tokens_.size()); }
 
 int64_t Vocab::to_index(const std::string& token) const {

@@ -26,6 +26,10 @@ class Vocab {
   /// Throws std::invalid_argument if min_freq < 1 or a token contains '\n' (it could not be saved).
   static Vocab build(const std::vector<std::vector<std::string>>& sentences, int64_t min_freq);
 
+  /// The reserved tokens, then `tokens` in their order (duplicates and reserved tokens skipped): the vocabulary
+  /// of a subword model's pieces. Throws std::invalid_argument if a token is empty or contains '\n'.
+  static Vocab from_tokens(const std::vector<std::string>& tokens);
+
   /// Number of tokens, reserved ones included.
   int64_t size() const;
   /// Index of `token`, or unk() if it is not in the vocabulary.

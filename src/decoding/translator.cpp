@@ -22,15 +22,13 @@ nlohmann::json tensor_to_json(const torch::Tensor& t) {
 
 }  // namespace
 
-std::string TranslationHypothesis::text() const { return data::join_tokens(output_tokens); }
-
 std::vector<std::string> TranslationHypothesis::query_tokens() const {
   auto q = output_tokens;
   if (emitted_eos) q.push_back(data::Vocab::kEos);
   return q;
 }
 
-std::string Translation::text() const { return hypotheses.empty() ? std::string() : hypotheses.front().text(); }
+std::string Translation::text() const { return hypotheses.empty() ? std::string() : hypotheses.front().output_text; }
 
 nlohmann::json Translation::attention_json(std::size_t index) const {
   static const TranslationHypothesis kEmpty;
@@ -56,8 +54,14 @@ SearchOptions search_options(const common::DecodeConfig& decode) {
   return o;
 }
 
-Translator::Translator(models::Seq2SeqModel model, data::Vocab src_vocab, data::Vocab tgt_vocab, c10::Device device)
-    : model_(std::move(model)), src_vocab_(std::move(src_vocab)), tgt_vocab_(std::move(tgt_vocab)), device_(device) {}
+Translator::Translator(models::Seq2SeqModel model, data::Vocab src_vocab, data::Vocab tgt_vocab, c10::Device device,
+                       data::Tokenizer src_tokenizer, data::Tokenizer tgt_tokenizer)
+    : model_(std::move(model)),
+      src_vocab_(std::move(src_vocab)),
+      tgt_vocab_(std::move(tgt_vocab)),
+      device_(device),
+      src_tokenizer_(std::move(src_tokenizer)),
+      tgt_tokenizer_(std::move(tgt_tokenizer)) {}
 
 std::vector<Translation> Translator::translate(const std::vector<std::string>& sentences,
                                                const TranslateOptions& options, std::size_t first_line) const {
@@ -74,9 +78,10 @@ std::vector<Translation> Translator::translate(const std::vector<std::string>& s
   return translate_tokens(sources, options, first_line);
 }
 
-std::vector<Translation> Translator::translate_tokens(const std::vector<std::vector<std::string>>& sources,
+std::vector<Translation> Translator::translate_tokens(const std::vector<std::vector<std::string>>& words,
                                                       const TranslateOptions& options, std::size_t first_line) const {
   options.search.validate();
+  const std::vector<std::vector<std::string>> sources = src_tokenizer_.encode(words);
   const int64_t batch_size = std::max<int64_t>(1, options.batch_size);
   const int64_t src_limit = model_->max_source_positions();
   std::vector<Translation> out(sources.size());
@@ -135,6 +140,10 @@ std::vector<Translation> Translator::translate_tokens(const std::vector<std::vec
         th.attention = std::move(h.attention);
         t.hypotheses.push_back(std::move(th));
       }
+      std::vector<std::vector<std::string>> outputs;
+      for (const auto& h : t.hypotheses) outputs.push_back(h.output_tokens);
+      const auto texts = tgt_tokenizer_.decode(outputs);
+      for (std::size_t k = 0; k < texts.size(); ++k) t.hypotheses[k].output_text = texts[k];
     }
   }
   return out;

@@ -9,6 +9,7 @@
 #include <torch/types.h>
 
 #include "common/config.h"
+#include "data/tokenizer.h"
 #include "data/vocab.h"
 #include "decoding/search.h"
 #include "models/seq2seq.h"
@@ -23,7 +24,8 @@ struct TranslateOptions {
 
 /// One hypothesis of a translated sentence, as text.
 struct TranslationHypothesis {
-  std::vector<std::string> output_tokens;  ///< output without `<eos>`
+  std::vector<std::string> output_tokens;  ///< output tokens (words or subword pieces) without `<eos>`
+  std::string output_text;                 ///< output_tokens detokenised (data::Tokenizer::decode)
   bool emitted_eos = false;                ///< false when the search stopped at the maximum length
   double score = 0.0;                      ///< the search's ranking score (log_prob under the length penalty)
   double log_prob = 0.0;                   ///< sum of token_scores (natural log)
@@ -32,15 +34,15 @@ struct TranslationHypothesis {
   /// `[layers, heads, queries, keys]` on the CPU. Queries of decoder kinds are the decoding steps
   /// (output tokens, then `<eos>` if emitted); keys are source positions, or decoder inputs (`<bos>`, outputs...).
   std::map<std::string, torch::Tensor> attention;
-  /// Output tokens joined with single spaces.
-  std::string text() const;
+  /// The output as text: output_text.
+  const std::string& text() const { return output_text; }
   /// Output tokens followed by `<eos>` when it was emitted: the labels of the decoder-side attention rows.
   std::vector<std::string> query_tokens() const;
 };
 
 /// One translated sentence.
 struct Translation {
-  std::vector<std::string> source_tokens;  ///< what the encoder saw: tokens (unknown ones as typed) + `<eos>`
+  std::vector<std::string> source_tokens;  ///< what the encoder saw: words or pieces (unknown ones as typed) + `<eos>`
   std::vector<TranslationHypothesis> hypotheses;  ///< best first; empty for an empty or unreadable input
   /// The best hypothesis's text; "" when there is none.
   std::string text() const;
@@ -57,8 +59,10 @@ SearchOptions search_options(const common::DecodeConfig& decode);
 /// Translates with a trained model. The model is put in eval mode; gradients are off while decoding.
 class Translator {
  public:
-  /// Sources are translated whole, however long, up to the model's limit (max_source_positions).
-  Translator(models::Seq2SeqModel model, data::Vocab src_vocab, data::Vocab tgt_vocab, c10::Device device);
+  /// Sources are translated whole, however long, up to the model's limit (max_source_positions). The tokenizers
+  /// turn source words into the model's tokens and output tokens into text (word level by default).
+  Translator(models::Seq2SeqModel model, data::Vocab src_vocab, data::Vocab tgt_vocab, c10::Device device,
+             data::Tokenizer src_tokenizer = {}, data::Tokenizer tgt_tokenizer = {});
 
   /// Translates raw sentences (preprocessed as in training; see data::preprocess_nmt). An empty or
   /// whitespace-only sentence gives a translation without hypotheses, without running the model; invalid UTF-8
@@ -68,7 +72,7 @@ class Translator {
   std::vector<Translation> translate(const std::vector<std::string>& sentences, const TranslateOptions& options,
                                      std::size_t first_line = 1) const;
 
-  /// Translates already tokenised sources (as produced by data::tokenize); as translate.
+  /// Translates sources already split into words (as produced by data::tokenize); as translate.
   std::vector<Translation> translate_tokens(const std::vector<std::vector<std::string>>& sources,
                                             const TranslateOptions& options, std::size_t first_line = 1) const;
 
@@ -80,6 +84,7 @@ class Translator {
   data::Vocab src_vocab_;
   data::Vocab tgt_vocab_;
   c10::Device device_;
+  data::Tokenizer src_tokenizer_, tgt_tokenizer_;
 };
 
 }  // namespace nmt::decoding

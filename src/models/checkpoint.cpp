@@ -94,6 +94,8 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const c10::Device& dev
   }
   c.src_vocab = data::Vocab::load(c.dir + "/src_vocab.txt");
   c.tgt_vocab = data::Vocab::load(c.dir + "/tgt_vocab.txt");
+  c.src_tokenizer = data::Tokenizer::load(c.dir, "src", c.config.data.tokenizer);
+  c.tgt_tokenizer = data::Tokenizer::load(c.dir, "tgt", c.config.data.tokenizer);
   read_state(c.dir + "/state.json", c);
   c.model = make_model(c.config.model, c.src_vocab.size(), c.tgt_vocab.size());
   load_weights(*c.model, c.dir + "/model.pt", device);

@@ -6,6 +6,7 @@
 //   DIR/model.pt       weights, a torch::serialize::OutputArchive keyed by the registered parameter names
 //   DIR/config.json    the resolved config (common::Config) the model was built from
 //   DIR/src_vocab.txt  DIR/tgt_vocab.txt   the vocabularies (data::Vocab::save)
+//   DIR/src_spm.model  DIR/tgt_spm.model   the SentencePiece models of a subword run (data.tokenizer)
 //   DIR/state.json     training progress (epoch, step, ...), informational for inference
 //   DIR/optimizer.pt   DIR/rng.pt          optimiser and CPU generator state (training only)
 //
@@ -17,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/config.h"
+#include "data/tokenizer.h"
 #include "data/vocab.h"
 #include "models/seq2seq.h"
 
@@ -39,16 +41,18 @@ struct LoadedCheckpoint {
   common::Config config;    ///< DIR/config.json
   data::Vocab src_vocab;    ///< DIR/src_vocab.txt
   data::Vocab tgt_vocab;    ///< DIR/tgt_vocab.txt
+  data::Tokenizer src_tokenizer;  ///< word level, or DIR/src_spm.model (config.data.tokenizer)
+  data::Tokenizer tgt_tokenizer;  ///< word level, or DIR/tgt_spm.model
   Seq2SeqModel model;       ///< built by make_model from `config` and the vocabulary sizes, on the device, eval mode
   nlohmann::json state;     ///< DIR/state.json as saved (an object; empty when the file is absent)
   int64_t epoch = 0;        ///< state["epoch"]: completed training epochs (0 without state.json)
   int64_t step = 0;         ///< state["step"]: optimiser steps taken (0 without state.json)
 };
 
-/// Loads config, vocabularies, model (moved to `device`, in eval mode) and training progress from a run or
+/// Loads config, vocabularies, tokenizers, model (moved to `device`, in eval mode) and training progress from a run or
 /// checkpoint directory (see resolve_checkpoint_dir). A checkpoint is data, not user input: every failure is a
 /// std::runtime_error (exit code 1) naming the file, and the key or tensor at fault: a missing or corrupted
-/// file, a config.json that common::load_config rejects, a malformed state.json (not JSON, not an object, or
+/// file (a SentencePiece model included), a config.json that common::load_config rejects, a malformed state.json (not JSON, not an object, or
 /// `epoch`/`step` missing or not integers), weights of other shapes (load_weights).
 LoadedCheckpoint load_checkpoint(const std::string& path, const c10::Device& device);
 

@@ -57,7 +57,11 @@ TrainingState TrainingState::from_json(const json& j, const std::string& source)
 
 void save_checkpoint(const std::string& dir, models::Seq2SeqModelImpl& model, torch::optim::Optimizer* optimizer,
                      const TrainingState& state, const common::Config& config, const data::Vocab& src_vocab,
-                     const data::Vocab& tgt_vocab) {
+                     const data::Vocab& tgt_vocab, const data::Tokenizer& src_tokenizer,
+                     const data::Tokenizer& tgt_tokenizer) {
+  const bool subword = config.data.tokenizer == common::kTokenizerSentencePiece;
+  if (subword && !(src_tokenizer.is_subword() && tgt_tokenizer.is_subword()))
+    throw std::invalid_argument("save_checkpoint: a sentencepiece run's checkpoint needs both subword models");
   const std::string staged = dir + ".tmp";
   std::error_code ec;
   fs::remove_all(staged, ec);
@@ -82,6 +86,10 @@ void save_checkpoint(const std::string& dir, models::Seq2SeqModelImpl& model, to
   common::write_text_atomic(staged + "/state.json", state.to_json().dump(2) + "\n");
   src_vocab.save(staged + "/src_vocab.txt");
   tgt_vocab.save(staged + "/tgt_vocab.txt");
+  if (subword) {
+    src_tokenizer.save(staged, "src");
+    tgt_tokenizer.save(staged, "tgt");
+  }
   // fsyncs every file under `staged` (torch::save's files are not synced when written) and `staged` itself, then
   // publishes it.
   common::replace_directory(staged, dir);

@@ -1,6 +1,6 @@
 #pragma once
 // Writing checkpoints during training and restoring the optimiser and RNG state for --resume. The checkpoint
-// layout (one directory with model.pt, config.json, both vocabularies, state.json, optimizer.pt, rng.pt) and
+// layout (one directory with model.pt, config.json, both vocabularies (and subword models), state.json, optimizer.pt, rng.pt) and
 // the loading that inference needs live in models/checkpoint.h; this file adds what only training uses.
 
 #include <limits>
@@ -11,6 +11,7 @@
 #include <torch/optim/optimizer.h>
 
 #include "common/config.h"
+#include "data/tokenizer.h"
 #include "data/vocab.h"
 #include "models/checkpoint.h"  // the reading side: --resume loads weights with models::load_weights
 #include "models/seq2seq.h"
@@ -39,10 +40,13 @@ struct TrainingState {
 /// Writes a checkpoint to `dir` (layout in models/checkpoint.h) atomically and durably: it is built in
 /// `dir.tmp`, every file and the directory are fsynced, and only then is it swapped in with
 /// common::replace_directory, so a crash leaves the previous or the new checkpoint, complete.
-/// `optimizer` may be null (weights only). Throws std::runtime_error naming the path on I/O failure.
+/// `optimizer` may be null (weights only). The tokenizers' subword models are written when config.data.tokenizer
+/// is "sentencepiece" (std::invalid_argument if they are word level then). Throws std::runtime_error naming the
+/// path on I/O failure.
 void save_checkpoint(const std::string& dir, models::Seq2SeqModelImpl& model, torch::optim::Optimizer* optimizer,
                      const TrainingState& state, const common::Config& config, const data::Vocab& src_vocab,
-                     const data::Vocab& tgt_vocab);
+                     const data::Vocab& tgt_vocab, const data::Tokenizer& src_tokenizer = {},
+                     const data::Tokenizer& tgt_tokenizer = {});
 
 /// Restores the optimiser state and the CPU random generator from checkpoint `dir` (for --resume).
 /// Throws std::runtime_error naming the file when it is missing or unreadable.

@@ -18,6 +18,7 @@
 #include "data/corpus.h"
 #include "data/preprocess.h"
 #include "data/split.h"
+#include "data/tokenizer.h"
 #include "data/vocab.h"
 #include "decoding/translator.h"
 #include "metrics/bleu.h"
@@ -117,6 +118,12 @@ std::vector<json> read_lines_up_to(const std::string& path, int64_t up_to_step) 
   return lines;
 }
 
+std::vector<int64_t> all_indices(std::size_t n) {
+  std::vector<int64_t> indices(n);
+  for (std::size_t i = 0; i < n; ++i) indices[i] = static_cast<int64_t>(i);
+  return indices;
+}
+
 void write_lines(const std::string& path, const std::vector<json>& lines) {
   std::string text;
   for (const auto& line : lines) text += line.dump() + "\n";
@@ -125,11 +132,13 @@ void write_lines(const std::string& path, const std::vector<json>& lines) {
 
 }  // namespace
 
-/// The corpus cut into splits, with vocabularies built on the training split.
+/// The corpus cut into splits, with tokenizers and vocabularies built on the training split.
 struct RunData {
   data::Vocab src_vocab, tgt_vocab;
+  data::Tokenizer src_tokenizer, tgt_tokenizer;   ///< word level, or the run's SentencePiece models
+  std::vector<data::SentencePair> train_words;     ///< the training split as words (re-tokenised for sp_alpha)
   data::TensorDataset train, valid;
-  std::vector<std::vector<std::string>> bleu_sources;  ///< the first valid_bleu_sentences valid sources
+  std::vector<std::vector<std::string>> bleu_sources;  ///< the first valid_bleu_sentences valid sources (words)
   std::vector<std::string> bleu_references;            ///< their references (tokens joined by spaces)
 };
 
@@ -177,26 +186,50 @@ Trainer::Trainer(common::Config config, TrainOptions options)
   if (split.train.empty()) throw std::invalid_argument(dc.path + ": the training split is empty");
   data_ = std::make_unique<RunData>();
   RunData& d = *data_;
+  const bool subword = dc.tokenizer == common::kTokenizerSentencePiece;
   if (options_.resume) {
     d.src_vocab = data::Vocab::load(run_dir + "/src_vocab.txt");
     d.tgt_vocab = data::Vocab::load(run_dir + "/tgt_vocab.txt");
+    d.src_tokenizer = data::Tokenizer::load(run_dir, "src", dc.tokenizer);
+    d.tgt_tokenizer = data::Tokenizer::load(run_dir, "tgt", dc.tokenizer);
   } else {
     std::vector<std::vector<std::string>> src_sentences, tgt_sentences;
     for (int64_t i : split.train) {
       src_sentences.push_back(corpus.pairs[static_cast<std::size_t>(i)].source);
       tgt_sentences.push_back(corpus.pairs[static_cast<std::size_t>(i)].target);
     }
-    d.src_vocab = data::Vocab::build(src_sentences, dc.min_freq);
-    d.tgt_vocab = data::Vocab::build(tgt_sentences, dc.min_freq);
+    const auto start = Clock::now();
+    auto tokenizers = data::make_tokenizers(dc, src_sentences, tgt_sentences, clock_->threads);
+    d.src_tokenizer = std::move(tokenizers.source);
+    d.tgt_tokenizer = std::move(tokenizers.target);
+    if (subword)
+      spdlog::info("[data] trained {}SentencePiece {} model{} on the training split in {:.1f} s",
+                   dc.sp_joint ? "one joint " : "", dc.sp_model_type, dc.sp_joint ? "" : "s", seconds_since(start));
+    d.src_vocab = d.src_tokenizer.make_vocab(src_sentences, dc.min_freq);
+    d.tgt_vocab = d.tgt_tokenizer.make_vocab(tgt_sentences, dc.min_freq);
     d.src_vocab.save(run_dir + "/src_vocab.txt");
     d.tgt_vocab.save(run_dir + "/tgt_vocab.txt");
+    d.src_tokenizer.save(run_dir, "src");
+    d.tgt_tokenizer.save(run_dir, "tgt");
     write_split_files(run_dir, "valid", corpus.pairs, split.valid);
     write_split_files(run_dir, "test", corpus.pairs, split.test);
   }
-  spdlog::info("[data] vocab: source {} tokens, target {} tokens (min_freq {})", d.src_vocab.size(),
-               d.tgt_vocab.size(), dc.min_freq);
-  d.train = data::make_tensor_dataset(corpus.pairs, split.train, d.src_vocab, d.tgt_vocab, dc.num_steps);
-  d.valid = data::make_tensor_dataset(corpus.pairs, split.valid, d.src_vocab, d.tgt_vocab, dc.num_steps);
+  if (subword)
+    spdlog::info("[data] vocab: source {} pieces, target {} pieces ({}, {}SentencePiece {})", d.src_vocab.size(),
+                 d.tgt_vocab.size(), dc.sp_model_type, dc.sp_joint ? "one joint " : "", dc.sp_vocab_size);
+  else
+    spdlog::info("[data] vocab: source {} tokens, target {} tokens (min_freq {})", d.src_vocab.size(),
+                 d.tgt_vocab.size(), dc.min_freq);
+  d.train_words.reserve(split.train.size());
+  for (int64_t i : split.train) d.train_words.push_back(corpus.pairs[static_cast<std::size_t>(i)]);
+  const auto train_tokens = data::tokenize_pairs(corpus.pairs, split.train, d.src_tokenizer, d.tgt_tokenizer);
+  const auto valid_tokens = data::tokenize_pairs(corpus.pairs, split.valid, d.src_tokenizer, d.tgt_tokenizer);
+  spdlog::info("[data] num_steps {}: {:.2f}% of training pairs are cut ({} on source or target side)", dc.num_steps,
+               100.0 * data::share_cut(train_tokens, dc.num_steps), subword ? "pieces" : "words");
+  d.train = data::make_tensor_dataset(train_tokens, all_indices(train_tokens.size()), d.src_vocab, d.tgt_vocab,
+                                      dc.num_steps);
+  d.valid = data::make_tensor_dataset(valid_tokens, all_indices(valid_tokens.size()), d.src_vocab, d.tgt_vocab,
+                                      dc.num_steps);
   for (int64_t i : split.valid) {
     if (tc.valid_bleu_sentences > 0 && static_cast<int64_t>(d.bleu_sources.size()) >= tc.valid_bleu_sentences) break;
     d.bleu_sources.push_back(corpus.pairs[static_cast<std::size_t>(i)].source);
@@ -242,7 +275,7 @@ void Trainer::prepare_run_dir() {
       throw std::invalid_argument(run_dir + " already holds a run; use --resume to continue it or --overwrite to replace it");
     for (const char* name : {"latest", "best", "latest.old", "best.old", "latest.tmp", "best.tmp", "metrics.jsonl",
                              "timing.jsonl", "curves.png", "curves.svg", "curves_minutes.png", "curves_minutes.svg",
-                             "test.hyp", "valid.hyp", "eval_test.json", "eval_valid.json"})
+                             "test.hyp", "valid.hyp", "eval_test.json", "eval_valid.json", "src_spm.model", "tgt_spm.model"})
       fs::remove_all(fs::path(run_dir) / name);
   }
   if (options_.num_epochs) config_.train.num_epochs = *options_.num_epochs;
@@ -327,7 +360,7 @@ std::optional<Validation> Trainer::validate() {
     v.loss = (sum / tokens).item<double>();
     v.objective = smoothing > 0 ? (objective_sum / tokens).item<double>() : v.loss;
 
-    decoding::Translator translator(model_, d.src_vocab, d.tgt_vocab, device_);
+    decoding::Translator translator(model_, d.src_vocab, d.tgt_vocab, device_, d.src_tokenizer, d.tgt_tokenizer);
     decoding::TranslateOptions topt;
     topt.search = decoding::search_options(config_.decode);
     topt.search.beam_size = config_.train.valid_beam_size;
@@ -342,7 +375,8 @@ std::optional<Validation> Trainer::validate() {
 }
 
 void Trainer::save(const std::string& dir) {
-  save_checkpoint(dir, *model_, optimizer_.get(), state_, config_, data_->src_vocab, data_->tgt_vocab);
+  save_checkpoint(dir, *model_, optimizer_.get(), state_, config_, data_->src_vocab, data_->tgt_vocab,
+                  data_->src_tokenizer, data_->tgt_tokenizer);
 }
 
 void Trainer::report(json metrics_line, json timing_line, const std::string& summary) {
@@ -431,8 +465,19 @@ void Trainer::validation_point(int64_t epoch, int64_t batches_done, int64_t num_
   c.resume();
 }
 
+void Trainer::sample_subwords(int64_t epoch) {
+  const auto& dc = config_.data;
+  RunData& d = *data_;
+  // A seed from (seed, epoch) alone: a resumed epoch sees the segmentations it saw before.
+  const auto seed = static_cast<uint32_t>((config_.train.seed * 1000003ULL + static_cast<uint64_t>(epoch)) % 0x7fffffffULL);
+  const auto tokens = data::tokenize_pairs(d.train_words, all_indices(d.train_words.size()), d.src_tokenizer,
+                                           d.tgt_tokenizer, dc.sp_alpha, seed);
+  d.train = data::make_tensor_dataset(tokens, all_indices(tokens.size()), d.src_vocab, d.tgt_vocab, dc.num_steps);
+}
+
 bool Trainer::run_epoch(int64_t epoch) {
   const auto& tc = config_.train;
+  if (config_.data.sp_alpha > 0 && data_->src_tokenizer.is_subword()) sample_subwords(epoch);
   const RunData& d = *data_;
   RunClock& c = *clock_;
   const bool live = common::stderr_is_terminal();

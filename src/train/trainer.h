@@ -150,6 +150,8 @@ class Trainer {
   void restore();
   /// Trains epoch `epoch` from state_.batches_done; returns false when the time limit stopped the run.
   bool run_epoch(int64_t epoch);
+  /// Re-tokenises the training split with segmentations sampled for `epoch` (data.sp_alpha > 0).
+  void sample_subwords(int64_t epoch);
   /// Validates, logs and checkpoints at the current step (mid-epoch when `batches_done` < `num_batches`).
   void validation_point(int64_t epoch, int64_t batches_done, int64_t num_batches, const torch::Tensor& loss_sum,
                         const torch::Tensor& token_sum, double lr);

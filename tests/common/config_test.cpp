@@ -134,7 +134,8 @@ json one_key(const std::string& key, const json& value) {
 /// A config with every key set to a valid non-default value (written by hand, independent of the tables).
 const char* const kAllKeys = R"({
   "data": {"path": "corpus/x.txt", "num_examples": 1234, "num_steps": 17, "min_freq": 3, "valid_ratio": 0.25,
-           "test_ratio": 0.125},
+           "test_ratio": 0.125, "tokenizer": "sentencepiece", "sp_model_type": "bpe", "sp_vocab_size": 4000,
+           "sp_joint": true, "sp_character_coverage": 0.9995, "sp_alpha": 0.1},
   "model": {"type": "transformer", "embed_size": 48, "num_hiddens": 96, "num_layers": 3, "num_decoder_layers": 5,
             "dropout": 0.375, "num_heads": 6, "ffn_num_hiddens": 200, "pre_norm": true, "tie_embeddings": true},
   "train": {"batch_size": 33, "num_epochs": 7, "lr": 0.0625, "lr_schedule": "inverse_sqrt", "warmup_steps": 111,
@@ -157,6 +158,12 @@ TEST_CASE("Config: every key round-trips through from_json and to_json", "[confi
   CHECK(c.data.min_freq == 3);
   CHECK(c.data.valid_ratio == 0.25);
   CHECK(c.data.test_ratio == 0.125);
+  CHECK(c.data.tokenizer == "sentencepiece");
+  CHECK(c.data.sp_model_type == "bpe");
+  CHECK(c.data.sp_vocab_size == 4000);
+  CHECK(c.data.sp_joint);
+  CHECK(c.data.sp_character_coverage == 0.9995);
+  CHECK(c.data.sp_alpha == 0.1);
   CHECK(c.model.type == "transformer");
   CHECK(c.model.embed_size == 48);
   CHECK(c.model.num_hiddens == 96);
@@ -215,10 +222,13 @@ TEST_CASE("Config: a run directory's config.json from before valid_every_steps s
   const Config c = Config::from_json(old, "runs/old/config.json");
   CHECK(c.train.valid_every_steps == 0);
   // The defaults write the same JSON plus the keys added since: valid_every_steps, valid_beam_size and the
-  // whole decode section (written out here by hand).
+  // whole decode section and the tokenizer keys (written out here by hand).
   json expected = old;
   expected["train"]["valid_every_steps"] = 0;
   expected["train"]["valid_beam_size"] = 1;
+  const json tokenizer_keys = json::parse(R"({"tokenizer": "word", "sp_model_type": "unigram",
+      "sp_vocab_size": 8000, "sp_joint": false, "sp_character_coverage": 1.0, "sp_alpha": 0.0})");
+  expected["data"].update(tokenizer_keys);
   expected["decode"] = json::parse(R"({"beam_size": 4, "length_penalty": "gnmt", "alpha": 1.0, "min_len": 0,
       "max_len_a": 2.0, "max_len_b": 10, "max_len": 0, "batch_size": 128})");
   CHECK(c.to_json() == expected);
@@ -280,6 +290,11 @@ TEST_CASE("Config: each rule rejects a bad value with a message naming the file 
       {"data.min_freq", -3, "= -3 is out of range: must be >= 1"},
       {"data.valid_ratio", 1.0, "= 1.0 is out of range: must be in [0, 1)"},
       {"data.test_ratio", -0.5, "= -0.5 is out of range: must be in [0, 1)"},
+      {"data.tokenizer", "bpe", "= \"bpe\" is unknown; valid: word, sentencepiece"},
+      {"data.sp_model_type", "char", "= \"char\" is unknown; valid: unigram, bpe"},
+      {"data.sp_vocab_size", 0, "= 0 is out of range: must be >= 1"},
+      {"data.sp_character_coverage", 0, "= 0.0 is out of range: must be in (0, 1]"},
+      {"data.sp_alpha", -0.1, "= -0.1 is out of range: must be >= 0"},
       {"model.type", "lstm", "= \"lstm\" is unknown; valid: seq2seq, seq2seq_attention, transformer"},
       {"model.embed_size", 0, "= 0 is out of range: must be >= 1"},
       {"model.num_hiddens", 0, "= 0 is out of range: must be >= 1"},
@@ -321,7 +336,7 @@ TEST_CASE("Config: each rule rejects a bad value with a message naming the file 
   for (const auto& k : nmt::common::describe_keys()) {
     // train.seed's ">= 0" is its JSON type (unsigned), checked by the reader: see the wrong-type checks below.
     const bool has_rule =
-        (k.rule.find_first_of("<>[") != std::string::npos && k.key != "train.seed") || !k.choices.empty();
+        (k.rule.find_first_of("<>[(") != std::string::npos && k.key != "train.seed") || !k.choices.empty();
     INFO(k.key << ": " << k.rule);
     CHECK(has_rule == (covered.count(k.key) == 1));
   }
@@ -380,7 +395,7 @@ TEST_CASE("Config: describe lists every key of to_json() with its default, and n
   }
   CHECK(described.size() == keys.size());  // no key twice
   CHECK(described == flat_keys(defaults));
-  CHECK(keys.size() == 39);
+  CHECK(keys.size() == 45);
   // A few defaults and rules written out by hand.
   const auto find = [&](const std::string& key) {
     for (const auto& k : keys)
@@ -433,9 +448,9 @@ TEST_CASE("Config: describe lists every key of to_json() with its default, and n
   REQUIRE(rows.size() == keys.size() + 2);
   CHECK(rows[0] == "| key | default | meaning |");
   for (std::size_t i = 0; i < keys.size(); ++i) CHECK(rows[i + 2].rfind("| `" + keys[i].key + "` | ", 0) == 0);
-  CHECK(rows[2 + 6] == "| `model.type` | `seq2seq` | architecture (d2l §10.7, §11.4, §11.7); one of `seq2seq`, "
+  CHECK(rows[2 + 12] == "| `model.type` | `seq2seq` | architecture (d2l §10.7, §11.4, §11.7); one of `seq2seq`, "
                        "`seq2seq_attention`, `transformer` |");
-  CHECK(md.size() < 4000);
+  CHECK(md.size() < 4200);
 }
 
 TEST_CASE("Config: the enum names are the ones the factory, the schedule and the device code accept", "[config]") {

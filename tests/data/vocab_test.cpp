@@ -170,3 +170,14 @@ TEST_CASE("encode_sequence follows d2l build_array_nmt + truncate_pad", "[data][
     CHECK_THROWS_WITH(encode_sequence(v, {"a"}, -2), Catch::Contains("-2"));
   }
 }
+
+TEST_CASE("Vocab::from_tokens keeps the given order after the reserved tokens", "[data][vocab]") {
+  const Vocab v = Vocab::from_tokens({"\xe2\x96\x81je", "s", "<unk>", "s", "<0x41>"});
+  CHECK(v.size() == 7);
+  CHECK(v.to_token(4) == "\xe2\x96\x81je");
+  CHECK(v.to_token(5) == "s");
+  CHECK(v.to_token(6) == "<0x41>");
+  CHECK(v.to_index("<unk>") == v.unk());
+  CHECK_THROWS_AS(Vocab::from_tokens({""}), std::invalid_argument);
+  CHECK_THROWS_AS(Vocab::from_tokens({"a\nb"}), std::invalid_argument);
+}

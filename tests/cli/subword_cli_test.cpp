@@ -1,0 +1,106 @@
+// Subword runs end to end through the real `nmt` executable, which loads SentencePiece (libnmt_spm.so, in its own
+// link namespace) and LibTorch in one process: train, translate an unseen word, self-contained checkpoints, eval,
+// and a damaged SentencePiece model.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/io.h"
+#include "support/shell.h"
+#include "support/temp_dir.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/// A random lower-case word or number of 3 to 9 characters.
+std::string random_word(std::mt19937& rng, bool digits) {
+  const std::string letters = digits ? "0123456789" : "abcdefghijklmnopqrstuvwxyz";
+  std::uniform_int_distribution<int> len(3, 9), pick(0, static_cast<int>(letters.size()) - 1);
+  std::string w;
+  for (int i = len(rng); i > 0; --i) w += letters[static_cast<std::size_t>(pick(rng))];
+  return w;
+}
+
+/// A copy task in the corpus format: "Tom bought a W for N euros." -> "Tom a acheté un W pour N euros." with
+/// random W and N, so that the model can only translate them by copying their pieces.
+void write_copy_corpus(const fs::path& path, int pairs) {
+  std::mt19937 rng(11);
+  std::ofstream out(path);
+  for (int i = 0; i < pairs; ++i) {
+    const std::string w = random_word(rng, false), n = random_word(rng, true);
+    out << "Tom bought a " << w << " for " << n << " euros.\tTom a acheté un " << w << " pour " << n << " euros.\n";
+  }
+}
+
+}  // namespace
+
+TEST_CASE("subword run end to end with the nmt executable", "[cli][subword][slow]") {
+  nmt::test::TempDir dir("subword_cli");
+  const fs::path corpus = dir / "copy_fra.txt", config = dir / "config.json", run = dir / "run";
+  write_copy_corpus(corpus, 400);
+  std::ofstream(config) << R"({"data": {"path": ")" << corpus.string() << R"(", "num_examples": null,
+      "num_steps": 40, "valid_ratio": 0.05, "tokenizer": "sentencepiece", "sp_vocab_size": 320, "sp_joint": true},
+    "model": {"type": "transformer", "num_hiddens": 64, "num_layers": 2, "num_heads": 4, "ffn_num_hiddens": 128,
+              "dropout": 0.0, "pre_norm": true},
+    "train": {"batch_size": 32, "num_epochs": 60, "lr": 0.003, "lr_schedule": "inverse_sqrt", "warmup_steps": 100,
+              "device": "cpu", "seed": 5}})";
+  const std::string nmt = NMT_BINARY;
+  const auto trained = nmt::test::run_shell(nmt + " train --config " + config.string() + " --output " + run.string() +
+                                            " 2>&1");
+  INFO(trained.out);
+  REQUIRE(trained.code == 0);
+  for (const char* f : {"src_spm.model", "tgt_spm.model", "best/src_spm.model", "best/tgt_spm.model",
+                        "latest/tgt_spm.model"})
+    CHECK(fs::exists(run / f));
+  CHECK(nmt::common::read_text((run / "best/src_spm.model").string()) ==
+        nmt::common::read_text((run / "src_spm.model").string()));
+
+  // The checkpoint alone, in a directory with nothing else, run from there.
+  const fs::path alone = dir / "alone";
+  fs::create_directories(alone / "empty");
+  fs::copy(run / "best", alone / "ckpt", fs::copy_options::recursive);
+  const std::string sentence = "Tom bought a zorglub for 123456789 euros.";
+  const auto out = nmt::test::run_shell("cd " + (alone / "empty").string() + " && echo '" + sentence + "' | " + nmt +
+                                        " translate --checkpoint ../ckpt --format jsonl --beam-size 4 2>/dev/null");
+  INFO(out.out);
+  REQUIRE(out.code == 0);
+  const auto j = nlohmann::json::parse(out.out);
+  const auto tokens = j["hypotheses"][0]["tokens"].get<std::vector<std::string>>();
+  const std::string text = j["hypotheses"][0]["text"];
+  CHECK(std::find(tokens.begin(), tokens.end(), "<unk>") == tokens.end());
+  CHECK(tokens.size() > 8);  // pieces, not words
+  // The never-seen word and number come through as their pieces, copied.
+  CHECK(text == "tom a acheté un zorglub pour 123456789 euros .");
+
+  SECTION("eval scores the held-out split of a subword run") {
+    const auto e = nmt::test::run_shell(nmt + " eval --checkpoint " + run.string() + " --split valid --json 2>/dev/null");
+    INFO(e.out);
+    REQUIRE(e.code == 0);
+    const auto report = nlohmann::json::parse(e.out);
+    CHECK(report["bleu"].get<double>() > 50.0);
+    CHECK(report["unk_tokens"] == 0);
+    // Hypotheses are text (pieces decoded), as the references are.
+    const auto hyps = nmt::common::read_lines((run / "valid.hyp").string());
+    REQUIRE_FALSE(hyps.empty());
+    CHECK(hyps[0].find("\xe2\x96\x81") == std::string::npos);  // no '▁'
+  }
+  SECTION("a missing or damaged SentencePiece model is an error naming it") {
+    fs::remove(alone / "ckpt/tgt_spm.model");
+    auto r = nmt::test::run_shell("echo hi | " + nmt + " translate --checkpoint " + (alone / "ckpt").string() + " 2>&1");
+    CHECK(r.code == 1);
+    CHECK(r.out.find("tgt_spm.model") != std::string::npos);
+    std::ofstream(alone / "ckpt/tgt_spm.model") << "not a model";
+    r = nmt::test::run_shell("echo hi | " + nmt + " translate --checkpoint " + (alone / "ckpt").string() + " 2>&1");
+    CHECK(r.code == 1);
+    CHECK(r.out.find("tgt_spm.model") != std::string::npos);
+    CHECK(r.out.find("SentencePiece") != std::string::npos);
+  }
+}
