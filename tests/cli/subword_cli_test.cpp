@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -40,11 +41,13 @@ void write_copy_corpus(const fs::path& path, int pairs) {
   }
 }
 
-}  // namespace
-
-TEST_CASE("subword run end to end with the nmt executable", "[cli][subword][slow]") {
-  nmt::test::TempDir dir("subword_cli");
-  const fs::path corpus = dir / "copy_fra.txt", config = dir / "config.json", run = dir / "run";
+/// A subword run of the copy task, trained once per test process (each SECTION pass reuses it) into a directory
+/// of its own, removed when the process exits.
+fs::path subword_run() {
+  static std::unique_ptr<nmt::test::TempDir> dir;
+  if (dir) return *dir / "run";
+  auto fresh = std::make_unique<nmt::test::TempDir>("subword_cli");
+  const fs::path corpus = *fresh / "copy_fra.txt", config = *fresh / "config.json", run = *fresh / "run";
   write_copy_corpus(corpus, 400);
   std::ofstream(config) << R"({"data": {"path": ")" << corpus.string() << R"(", "num_examples": null,
       "num_steps": 40, "valid_ratio": 0.05, "tokenizer": "sentencepiece", "sp_vocab_size": 320, "sp_joint": true},
@@ -52,11 +55,20 @@ TEST_CASE("subword run end to end with the nmt executable", "[cli][subword][slow
               "dropout": 0.0, "pre_norm": true},
     "train": {"batch_size": 32, "num_epochs": 60, "lr": 0.003, "lr_schedule": "inverse_sqrt", "warmup_steps": 100,
               "device": "cpu", "seed": 5}})";
-  const std::string nmt = NMT_BINARY;
-  const auto trained = nmt::test::run_shell(nmt + " train --config " + config.string() + " --output " + run.string() +
-                                            " 2>&1");
+  const auto trained = nmt::test::run_shell(std::string(NMT_BINARY) + " train --config " + config.string() +
+                                            " --output " + run.string() + " 2>&1");
   INFO(trained.out);
   REQUIRE(trained.code == 0);
+  dir = std::move(fresh);
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("subword run end to end with the nmt executable", "[cli][subword][slow]") {
+  const fs::path run = subword_run();
+  nmt::test::TempDir dir("subword_cli_copy");
+  const std::string nmt = NMT_BINARY;
   for (const char* f : {"src_spm.model", "tgt_spm.model", "best/src_spm.model", "best/tgt_spm.model",
                         "latest/tgt_spm.model"})
     CHECK(fs::exists(run / f));
@@ -81,7 +93,7 @@ TEST_CASE("subword run end to end with the nmt executable", "[cli][subword][slow
   CHECK(text == "tom a acheté un zorglub pour 123456789 euros .");
 
   SECTION("eval scores the held-out split of a subword run") {
-    const auto e = nmt::test::run_shell(nmt + " eval --checkpoint " + run.string() + " --split valid --json 2>/dev/null");
+    const auto e = nmt::test::run_shell(nmt + " eval --bleu --checkpoint " + run.string() + " --split valid --json 2>/dev/null");
     INFO(e.out);
     REQUIRE(e.code == 0);
     const auto report = nlohmann::json::parse(e.out);
