@@ -136,7 +136,7 @@ void write_lines(const std::string& path, const std::vector<json>& lines) {
 struct RunData {
   data::Vocab src_vocab, tgt_vocab;
   data::Tokenizer src_tokenizer, tgt_tokenizer;   ///< word level, or the run's SentencePiece models
-  std::vector<data::SentencePair> train_words;     ///< the training split as words (re-tokenised for sp_alpha)
+  std::vector<data::SentencePair> train_words;     ///< the training split as words, kept only when sp_alpha > 0
   data::TensorDataset train, valid;
   std::vector<std::vector<std::string>> bleu_sources;  ///< the first valid_bleu_sentences valid sources (words)
   std::vector<std::string> bleu_references;            ///< their references (tokens joined by spaces)
@@ -220,8 +220,8 @@ Trainer::Trainer(common::Config config, TrainOptions options)
   else
     spdlog::info("[data] vocab: source {} tokens, target {} tokens (min_freq {})", d.src_vocab.size(),
                  d.tgt_vocab.size(), dc.min_freq);
-  d.train_words.reserve(split.train.size());
-  for (int64_t i : split.train) d.train_words.push_back(corpus.pairs[static_cast<std::size_t>(i)]);
+  if (subword && dc.sp_alpha > 0)  // kept to be re-segmented at each epoch start (sample_subwords)
+    for (int64_t i : split.train) d.train_words.push_back(corpus.pairs[static_cast<std::size_t>(i)]);
   const auto train_tokens = data::tokenize_pairs(corpus.pairs, split.train, d.src_tokenizer, d.tgt_tokenizer);
   const auto valid_tokens = data::tokenize_pairs(corpus.pairs, split.valid, d.src_tokenizer, d.tgt_tokenizer);
   spdlog::info("[data] num_steps {}: {:.2f}% of training pairs are cut ({} on source or target side)", dc.num_steps,

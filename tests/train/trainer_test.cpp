@@ -176,6 +176,45 @@ TEST_CASE("a run stopped mid-epoch resumes to the same weights and metrics as an
   CHECK(read_metrics(b).size() == 6 + 6);  // 6 epoch ends + steps 3, 6, 9, 15, 18, 21 (12 and 24 end epochs)
 }
 
+TEST_CASE("subword sampling (sp_alpha) changes training and is reproduced by a resumed run", "[train][subword]") {
+  Config config = tiny_config("transformer", 4, 0.0);
+  config.data.tokenizer = "sentencepiece";
+  config.data.sp_vocab_size = 300;
+  config.data.sp_joint = true;
+  config.data.num_steps = 16;
+  config.data.sp_alpha = 0.5;
+  config.train.batch_size = 2;
+  const fs::path a = fresh_dir("sp_alpha_a"), b = fresh_dir("sp_alpha_b"), c = fresh_dir("sp_alpha_c");
+  nmt::train::TrainOptions full;
+  full.output_dir = a.string();
+  nmt::train::train(config, full);
+  CHECK(fs::exists(a / "latest" / "src_spm.model"));
+
+  // Two epochs, then --resume for the other two: epochs 3 and 4 draw the same segmentations as in run a.
+  nmt::train::TrainOptions part = full;
+  part.output_dir = b.string();
+  part.num_epochs = 2;
+  nmt::train::train(config, part);
+  part.resume = true;
+  part.num_epochs = 4;
+  nmt::train::train(config, part);
+  check_same_weights(a, b);
+
+  // Without sampling the same run ends elsewhere: the segmentations did change.
+  Config plain = config;
+  plain.data.sp_alpha = 0.0;
+  nmt::train::TrainOptions other = full;
+  other.output_dir = c.string();
+  nmt::train::train(plain, other);
+  auto wa = nmt::models::load_checkpoint((a / "latest").string(), torch::kCPU);
+  auto wc = nmt::models::load_checkpoint((c / "latest").string(), torch::kCPU);
+  bool differ = false;
+  const auto pc = wc.model->named_parameters();
+  for (const auto& p : wa.model->named_parameters()) differ = differ || !torch::equal(p.value(), pc[p.key()]);
+  CHECK(differ);
+  for (const auto& dir : {a, b, c}) fs::remove_all(dir);
+}
+
 TEST_CASE("valid_every_steps validates mid-epoch without changing training", "[train]") {
   Config config = tiny_config("seq2seq_attention", 2, 0.2);
   config.data.valid_ratio = 0.25;  // 2 of the 8 sources: 6 training pairs
