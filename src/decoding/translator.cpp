@@ -140,12 +140,16 @@ std::vector<Translation> Translator::translate_tokens(const std::vector<std::vec
         th.attention = std::move(h.attention);
         t.hypotheses.push_back(std::move(th));
       }
-      std::vector<std::vector<std::string>> outputs;
-      for (const auto& h : t.hypotheses) outputs.push_back(h.output_tokens);
-      const auto texts = tgt_tokenizer_.decode(outputs);
-      for (std::size_t k = 0; k < texts.size(); ++k) t.hypotheses[k].output_text = texts[k];
     }
   }
+  // Detokenise every hypothesis in one call (one crossing into SentencePiece for subword models).
+  std::vector<std::vector<std::string>> outputs;
+  for (const auto& t : out)
+    for (const auto& h : t.hypotheses) outputs.push_back(h.output_tokens);
+  const auto texts = tgt_tokenizer_.decode(outputs);
+  std::size_t k = 0;
+  for (auto& t : out)
+    for (auto& h : t.hypotheses) h.output_text = texts[k++];
   return out;
 }
 
