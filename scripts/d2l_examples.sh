@@ -17,7 +17,7 @@ flags=("$@")
 for i in 0 1 2 3; do
   sed -n "$((i + 1))p" "$tmp/hyp" >"$tmp/h$i"
   printf '%s\n' "${fras[$i]}" >"$tmp/r$i"
-  bleu=$("$nmt" eval --bleu --json --k 2 --hypotheses "$tmp/h$i" --references "$tmp/r$i" 2>/dev/null |
+  bleu=$("$nmt" eval --bleu --json --tokenized --k 2 --hypotheses "$tmp/h$i" --references "$tmp/r$i" 2>/dev/null |
          sed -n 's/.*"d2l_bleu": \([0-9.e-]*\).*/\1/p')
   printf '%s => %s, bleu %.3f\n' "${engs[$i]}" "$(cat "$tmp/h$i")" "$bleu"
 done

@@ -51,6 +51,7 @@ struct TranslateArgs {
   SearchFlags search;
   std::optional<int64_t> n_best;   ///< given: Moses-style `i ||| hypothesis ||| score` lines (text format)
   bool scores = false;             ///< text format: TAB and the score after each translation
+  bool detokenize = false;         ///< undo d2l's punctuation spacing in the output text
   std::string format = "text";     ///< "text" or "jsonl"
   int64_t flush_ms = 100;          ///< translate the pending lines after this many ms without input
   std::string device = "auto";
@@ -71,6 +72,8 @@ struct EvalArgs {
   std::string split = "test";
   std::string hypotheses;
   std::string references;
+  bool tokenized = false;  ///< score preprocessed text (today's validation scoring) instead of detokenised output
+  bool lowercase = false;  ///< case-insensitive scores (sacreBLEU -lc)
   int k = 2;
   bool json = false;
   std::string plot;
@@ -81,9 +84,23 @@ struct EvalArgs {
 };
 /// Registers eval's options on `app`, filling `args` when it parses. Never throws.
 void setup_eval(CLI::App& app, EvalArgs& args);
-/// Scores with BLEU and prints the report; returns the exit code. Throws std::invalid_argument for bad options,
+/// Scores with BLEU, chrF2 and chrF2++ (sacreBLEU semantics; detokenised output against the references as
+/// written, or preprocessed text with --tokenized) and prints the report; returns the exit code. Throws std::invalid_argument for bad options,
 /// std::runtime_error for unreadable files or a corrupted checkpoint (models::load_checkpoint).
 int run_eval(const EvalArgs& args);
+
+/// `nmt split --config FILE --output DIR`
+struct SplitArgs {
+  std::string config;  ///< config whose data section defines the corpus and the split
+  std::string output;  ///< directory for train.tsv, valid.tsv, test.tsv
+};
+/// Registers split's options on `app`, filling `args` when it parses. Never throws.
+void setup_split(CLI::App& app, SplitArgs& args);
+/// Writes OUTPUT/{train,valid,test}.tsv: the corpus lines (`source<TAB>target`, as written) of each part of the
+/// grouped split data::split_by_source makes from the config's data section and seed, in corpus order; returns 0.
+/// Throws std::invalid_argument for a bad config or one with data.valid/data.test files, and as data::read_corpus
+/// and common::write_text_atomic (std::runtime_error) for unreadable data or an unwritable directory.
+int run_split(const SplitArgs& args);
 
 /// `nmt config (--describe [--markdown] | --check FILE | --defaults)`
 struct ConfigArgs {

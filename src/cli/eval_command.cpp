@@ -11,9 +11,12 @@
 #include "cli/search_flags.h"
 #include "common/device.h"
 #include "common/io.h"
+#include "data/corpus.h"
 #include "data/preprocess.h"
 #include "decoding/translator.h"
 #include "metrics/bleu.h"
+#include "metrics/chrf.h"
+#include "metrics/text.h"
 #include "models/checkpoint.h"
 
 namespace nmt::cli {
@@ -27,6 +30,11 @@ void setup_eval(CLI::App& app, EvalArgs& args) {
   app.add_option("--split", args.split, "Held-out split of the run: test or valid")->check(CLI::IsMember({"test", "valid"}));
   app.add_option("--hypotheses", args.hypotheses, "Score this file (one translation per line) instead of a model");
   app.add_option("--references", args.references, "References for --hypotheses, line by line");
+  app.add_flag("--tokenized", args.tokenized,
+               "Score preprocessed text, as training validates: hypotheses with d2l's spacing kept, references "
+               "preprocessed like the training data (--hypotheses/--references: d2l's preprocessing on both)");
+  app.add_flag("--lowercase", args.lowercase,
+               "Case-insensitive scores (sacreBLEU -lc); on by itself for runs trained with data.lowercase");
   app.add_option("--k", args.k, "Largest n-gram order of d2l's per-sentence BLEU")->check(CLI::Range(1, 4));
   app.add_flag("--json", args.json, "Print the whole JSON report to stdout");
   app.add_option("--plot", args.plot, "Write attention heatmaps of the first --plot-count sentences here");
@@ -34,7 +42,9 @@ void setup_eval(CLI::App& app, EvalArgs& args) {
   app.add_option("--plot-format", args.plot_format, "png, svg or pdf")->check(CLI::IsMember({"png", "svg", "pdf"}));
   add_search_flags(app, args.search);
   app.add_option("--device", args.device, "auto, cpu, cuda or cuda:N");
-  app.footer("Examples:\n  nmt eval --bleu --checkpoint runs/default --split test\n"
+  app.footer("Scores: sacreBLEU's BLEU (13a), chrF2 and chrF2++ of detokenised hypotheses against the references as "
+             "written, unless --tokenized.\n"
+             "Examples:\n  nmt eval --bleu --checkpoint runs/default --split test\n"
              "  nmt eval --bleu --checkpoint runs/default --split valid --beam-size 8 --alpha 1.0\n"
              "  nmt eval --bleu --hypotheses out.txt --references ref.txt");
 }
@@ -47,6 +57,26 @@ std::string split_dir(const std::string& checkpoint_arg, const std::string& ckpt
     if (fs::exists(p / (split + ".src"))) return p.string();
   throw std::runtime_error("no " + split + ".src / " + split + ".ref next to " + checkpoint_arg +
                            " (they are written into the run directory by nmt train)");
+}
+
+/// The texts of `file` (one per line) preprocessed with `text` and re-joined by single spaces, as the training data
+/// is (data::preprocess + data::tokenize). Throws std::invalid_argument naming the file and line for invalid UTF-8.
+std::vector<std::string> preprocessed(std::vector<std::string> lines, const data::TextOptions& text,
+                                      const std::string& file) {
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    try {
+      lines[i] = data::join_tokens(data::tokenize(data::preprocess(lines[i], text)));
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(file + ":" + std::to_string(i + 1) + ": " + e.what());
+    }
+  }
+  return lines;
+}
+
+/// sacreBLEU's signature of a metric: "nrefs:1|case:mixed|" + the metric's own fields + "|version:2.6.0" (the
+/// sacreBLEU release whose definitions metrics::corpus_bleu and metrics::corpus_chrf follow).
+std::string signature(bool lowercase, const std::string& fields) {
+  return std::string("nrefs:1|case:") + (lowercase ? "lc" : "mixed") + "|" + fields + "|version:2.6.0";
 }
 
 }  // namespace
@@ -67,6 +97,7 @@ int run_eval(const EvalArgs& args) {
 
   std::vector<std::string> hyps, refs;
   nlohmann::json report;
+  bool lowercase = args.lowercase;
   std::string out_dir;
   if (from_files) {
     hyps = common::read_lines(args.hypotheses);
@@ -74,16 +105,10 @@ int run_eval(const EvalArgs& args) {
     if (hyps.size() != refs.size())
       throw std::invalid_argument(args.hypotheses + " has " + std::to_string(hyps.size()) + " lines but " +
                                   args.references + " has " + std::to_string(refs.size()));
-    // Score both sides as the model's outputs are scored: with the training preprocessing.
-    for (auto* side : {&hyps, &refs})
-      for (std::size_t i = 0; i < side->size(); ++i) {
-        try {
-          (*side)[i] = data::preprocess_nmt((*side)[i]);
-        } catch (const std::invalid_argument& e) {
-          throw std::invalid_argument((side == &hyps ? args.hypotheses : args.references) + ":" +
-                                      std::to_string(i + 1) + ": " + e.what());
-        }
-      }
+    if (args.tokenized) {  // both sides as d2l preprocesses its data
+      hyps = preprocessed(std::move(hyps), data::TextOptions{}, args.hypotheses);
+      refs = preprocessed(std::move(refs), data::TextOptions{}, args.references);
+    }
     report["hypotheses"] = args.hypotheses;
     report["references"] = args.references;
   } else {
@@ -97,11 +122,20 @@ int run_eval(const EvalArgs& args) {
       throw std::runtime_error(out_dir + "/" + args.split + ".src and .ref differ in length");
     if (sources.empty()) throw std::invalid_argument("the " + args.split + " split of " + out_dir + " is empty");
     decoding::TranslateOptions options = translate_options(ckpt.config.decode, args.search);
+    options.detokenize = !args.tokenized;
+    const auto& dc = ckpt.config.data;
+    refs = args.tokenized ? preprocessed(std::move(refs), data::text_options(dc), out_dir + "/" + args.split + ".ref")
+                          : std::move(refs);
+    if (dc.lowercase && !args.lowercase)
+      spdlog::info("[eval] the run lowercases its text (data.lowercase): scoring case-insensitively");
+    lowercase = lowercase || dc.lowercase;
+    report["src_lang"] = dc.src_lang;
+    report["tgt_lang"] = dc.tgt_lang;
     spdlog::info("[eval] translating {} {} sentences: beam size {}, length penalty {} (alpha {})", sources.size(),
                  args.split, options.search.beam_size, length_penalty_name(options.search.length_penalty),
                  options.search.alpha);
     decoding::Translator translator(ckpt.model, ckpt.src_vocab, ckpt.tgt_vocab, device, ckpt.src_tokenizer,
-                                  ckpt.tgt_tokenizer);
+                                    ckpt.tgt_tokenizer, data::text_options(ckpt.config.data));
     const auto translations = translator.translate(sources, options);
     int64_t output_tokens = 0, unknown = 0;
     for (const auto& t : translations) {
@@ -134,10 +168,21 @@ int run_eval(const EvalArgs& args) {
     report["decode"] = decode_json(options);
   }
 
+  if (lowercase)
+    for (auto* side : {&hyps, &refs})
+      for (auto& line : *side) line = metrics::lowercase(line);
   const metrics::CorpusBleu corpus = metrics::corpus_bleu(hyps, refs);
+  const metrics::Chrf chrf = metrics::corpus_chrf(hyps, refs, 0), chrf_pp = metrics::corpus_chrf(hyps, refs, 2);
   const double d2l = metrics::mean_d2l_bleu(hyps, refs, args.k);
+  report["scoring"] = args.tokenized ? "tokenized" : "detokenized";
+  report["lowercase"] = lowercase;
   report["corpus_bleu"] = corpus.to_json();
   report["bleu"] = corpus.score;
+  report["bleu_signature"] = signature(lowercase, "eff:no|tok:13a|smooth:exp");
+  report["chrf2"] = chrf.score;
+  report["chrf2_signature"] = signature(lowercase, "eff:yes|nc:6|nw:0|space:no");
+  report["chrf2pp"] = chrf_pp.score;
+  report["chrf2pp_signature"] = signature(lowercase, "eff:yes|nc:6|nw:2|space:no");
   report["d2l_bleu"] = d2l;
   report["k"] = args.k;
   report["sentences"] = hyps.size();
@@ -147,10 +192,11 @@ int run_eval(const EvalArgs& args) {
     std::printf("%s\n", report.dump(2).c_str());
   } else {
     std::printf("BLEU = %.2f  (1-4 gram precisions %.1f/%.1f/%.1f/%.1f, BP %.3f, hyp_len %lld, ref_len %lld)  "
-                "d2l BLEU-%d = %.4f  on %zu sentences\n",
+                "chrF2 = %.2f  chrF2++ = %.2f  d2l BLEU-%d = %.4f  on %zu sentences (%s%s)\n",
                 corpus.score, corpus.precisions[0], corpus.precisions[1], corpus.precisions[2], corpus.precisions[3],
                 corpus.brevity_penalty, static_cast<long long>(corpus.sys_len), static_cast<long long>(corpus.ref_len),
-                args.k, d2l, hyps.size());
+                chrf.score, chrf_pp.score, args.k, d2l, hyps.size(), args.tokenized ? "tokenized" : "detokenized",
+                lowercase ? ", lowercased" : "");
   }
   return 0;
 }

@@ -32,15 +32,18 @@ int main(int argc, char** argv) {
   nmt::cli::TranslateArgs translate_args;
   nmt::cli::EvalArgs eval_args;
   nmt::cli::ConfigArgs config_args;
+  nmt::cli::SplitArgs split_args;
   CLI::App* train = app.add_subcommand("train", "Train a model from a JSON config into a run directory");
   CLI::App* translate = app.add_subcommand("translate", "Translate sentences with a trained model");
   CLI::App* eval = app.add_subcommand("eval", "Score a model or a hypotheses file with BLEU");
+  CLI::App* split = app.add_subcommand("split", "Write the train/valid/test split of a config as TSV files");
   CLI::App* config = app.add_subcommand("config", "Describe the config keys, check a config file, print the defaults");
   CLI::App* info = app.add_subcommand("info", "Print the build, BLAS kernels, threads and devices as JSON");
   nmt::cli::setup_train(*train, train_args);
   nmt::cli::setup_translate(*translate, translate_args);
   nmt::cli::setup_eval(*eval, eval_args);
   nmt::cli::setup_config(*config, config_args);
+  nmt::cli::setup_split(*split, split_args);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -53,6 +56,7 @@ int main(int argc, char** argv) {
     if (*translate) return nmt::cli::run_translate(translate_args);
     if (*eval) return nmt::cli::run_eval(eval_args);
     if (*config) return nmt::cli::run_config(config_args);
+    if (*split) return nmt::cli::run_split(split_args);
     if (*info) {
       const nlohmann::json j{{"version", NMT_VERSION},
                              {"libtorch", TORCH_VERSION},

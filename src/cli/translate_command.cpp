@@ -18,6 +18,7 @@
 #include "cli/search_flags.h"
 #include "common/device.h"
 #include "common/io.h"
+#include "data/corpus.h"
 #include "decoding/translator.h"
 #include "models/checkpoint.h"
 
@@ -31,6 +32,8 @@ void setup_translate(CLI::App& app, TranslateArgs& args) {
   app.add_option("--n-best", args.n_best,
                  "Print N hypotheses per input as `i ||| hypothesis ||| score` lines (i from 0); N <= beam size")
       ->check(CLI::PositiveNumber);
+  app.add_flag("--detokenize", args.detokenize,
+               "Undo d2l's space before , . ! ? in the output (runs trained with data.d2l_punctuation)");
   app.add_flag("--scores", args.scores, "Text format: append TAB and the score (length-penalised log-probability)");
   app.add_option("--format", args.format, "text (one translation per line) or jsonl (one JSON object per input)")
       ->check(CLI::IsMember({"text", "jsonl"}));
@@ -174,6 +177,7 @@ int run_translate(const TranslateArgs& args) {
   common::set_num_threads(ckpt.config.train.num_threads);
 
   decoding::TranslateOptions options = translate_options(ckpt.config.decode, args.search);
+  options.detokenize = args.detokenize;
   if (args.n_best) {
     if (*args.n_best > options.search.beam_size)
       throw std::invalid_argument("--n-best " + std::to_string(*args.n_best) + " is larger than the beam size " +
@@ -197,7 +201,7 @@ int run_translate(const TranslateArgs& args) {
                options.search.max_len > 0 ? fmt::format(", at most {}", options.search.max_len) : std::string());
 
   decoding::Translator translator(ckpt.model, ckpt.src_vocab, ckpt.tgt_vocab, device, ckpt.src_tokenizer,
-                                  ckpt.tgt_tokenizer);
+                                    ckpt.tgt_tokenizer, data::text_options(ckpt.config.data));
   std::optional<AttentionFile> attention_file;
   if (!args.attention.empty()) attention_file.emplace(args.attention);
 

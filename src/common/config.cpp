@@ -90,12 +90,13 @@ std::string joined(const std::vector<std::string>& names) {
 
 // ---------------------------------------------------------------------------------------------------------
 // Fields: one row per key. The member's C++ type fixes the JSON type: string, integer (int64), integer or
-// null (optional<int64>), non-negative integer (uint64), number (double), true/false (bool).
+// null (optional<int64>), non-negative integer (uint64), number (double), true/false (bool), a corpus: a file
+// name, {"source": FILE, "target": FILE} or null (optional<CorpusFiles>).
 // ---------------------------------------------------------------------------------------------------------
 
 template <typename S>
 using Member = std::variant<std::string S::*, int64_t S::*, std::optional<int64_t> S::*, uint64_t S::*,
-                            double S::*, bool S::*>;
+                            double S::*, bool S::*, std::optional<CorpusFiles> S::*>;
 
 /// One key of section struct S: its JSON name, the member it fills, its rule and a one-line doc.
 /// The default is the member's value in a default-constructed S.
@@ -110,12 +111,19 @@ struct Field {
 const std::vector<Field<DataConfig>>& data_fields() {
   using D = DataConfig;
   static const std::vector<Field<D>> fields{
-      {"path", &D::path, {}, "`English<TAB>French` lines; relative to the working directory"},
+      {"path", &D::path, {}, "`source<TAB>target` lines (d2l's English–French fra.txt); relative to the working directory"},
+      {"train", &D::train, {}, "training corpus instead of `path`: a TSV file or `{\"source\": F, \"target\": F}`"},
+      {"valid", &D::valid, {}, "validation corpus (as `train`); null = `valid_ratio` of the training corpus"},
+      {"test", &D::test, {}, "test corpus (as `train`); null = `test_ratio` of the training corpus"},
+      {"src_lang", &D::src_lang, {}, "source language label (logs, reports)"},
+      {"tgt_lang", &D::tgt_lang, {}, "target language label"},
+      {"lowercase", &D::lowercase, {}, "lowercase both sides (d2l)"},
+      {"d2l_punctuation", &D::d2l_punctuation, {}, "d2l's space before `, . ! ?`; no-break spaces become spaces"},
       {"num_examples", &D::num_examples, at_least(1), "first N usable sentence pairs; null = all of them"},
       {"num_steps", &D::num_steps, at_least(1), "training sequence length in tokens (words or pieces), `<eos>` included; longer is cut"},
       {"min_freq", &D::min_freq, at_least(1), "`word` tokenizer: tokens rarer than this become `<unk>`"},
-      {"valid_ratio", &D::valid_ratio, in_closed_open(0, 1), "share of English sentences held out for validation (grouped: none occurs in train)"},
-      {"test_ratio", &D::test_ratio, in_closed_open(0, 1), "share of English sentences held out for testing (grouped likewise)"},
+      {"valid_ratio", &D::valid_ratio, in_closed_open(0, 1), "share of source sentences held out for validation (grouped: none occurs in train)"},
+      {"test_ratio", &D::test_ratio, in_closed_open(0, 1), "share of source sentences held out for testing (grouped likewise)"},
       {"tokenizer", &D::tokenizer, one_of(kTokenizers), "`word` (d2l) or `sentencepiece` subwords"},
       {"sp_model_type", &D::sp_model_type, one_of(kSubwordModelTypes), "SentencePiece algorithm"},
       {"sp_vocab_size", &D::sp_vocab_size, at_least(1), "pieces per SentencePiece model (256 byte pieces included)"},
@@ -207,6 +215,7 @@ std::string rule_text(const Field<S>& f) {
         else if constexpr (std::is_same_v<V, bool>) return "bool";
         else if constexpr (std::is_same_v<V, double>) return "real";
         else if constexpr (std::is_same_v<V, uint64_t>) return "int >= 0";
+        else if constexpr (std::is_same_v<V, std::optional<CorpusFiles>>) return "file, {source, target} or null";
         else return "int";
       },
       f.member);
@@ -215,13 +224,22 @@ std::string rule_text(const Field<S>& f) {
   return text;
 }
 
+/// A corpus as JSON: null, "FILE", or {"source": FILE, "target": FILE}.
+json corpus_json(const std::optional<CorpusFiles>& files) {
+  if (!files) return json(nullptr);
+  if (!files->is_pair()) return json(files->tsv);
+  return json{{"source", files->source}, {"target", files->target}};
+}
+
 /// The member's value as to_json writes it.
 template <typename S>
 json value_json(const S& section, const Field<S>& f) {
   return std::visit(
       [&](auto member) -> json {
         const auto& v = section.*member;
-        if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::optional<int64_t>>) return v ? json(*v) : json(nullptr);
+        using V = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<V, std::optional<int64_t>>) return v ? json(*v) : json(nullptr);
+        else if constexpr (std::is_same_v<V, std::optional<CorpusFiles>>) return corpus_json(v);
         else return json(v);
       },
       f.member);
@@ -308,6 +326,21 @@ void read_field(const Field<S>& f, const json& v, S& out, const ObjectErrors& er
         } else if constexpr (std::is_same_v<V, double>) {
           if (!v.is_number()) errors.wrong_type(f.key, "a number", v);
           dst = v.get<double>();
+        } else if constexpr (std::is_same_v<V, std::optional<CorpusFiles>>) {
+          const char* expected = "a file name, {\"source\": FILE, \"target\": FILE} or null";
+          if (v.is_null()) {
+            dst.reset();
+          } else if (v.is_string()) {
+            if (v.get<std::string>().empty()) errors.wrong_type(f.key, expected, v);
+            dst = CorpusFiles{v.get<std::string>(), "", ""};
+          } else if (v.is_object()) {
+            const auto src = v.find("source"), tgt = v.find("target");
+            if (v.size() != 2 || src == v.end() || tgt == v.end() || !src->is_string() || !tgt->is_string())
+              errors.wrong_type(f.key, expected, v);
+            dst = CorpusFiles{"", src->get<std::string>(), tgt->get<std::string>()};
+          } else {
+            errors.wrong_type(f.key, expected, v);
+          }
         } else {
           static_assert(std::is_same_v<V, bool>);
           if (!v.is_boolean()) errors.wrong_type(f.key, "true or false", v);
@@ -371,6 +404,9 @@ void check_field(const S& section, const Field<S>& f, const std::string& key) {
             out_of_range(key, std::to_string(*v), "must be " + range_text(r) + " or null");
         } else if constexpr (std::is_same_v<V, int64_t> || std::is_same_v<V, uint64_t>) {
           if (!in_range(r, static_cast<double>(v))) out_of_range(key, std::to_string(v), "must be " + range_text(r));
+        } else if constexpr (std::is_same_v<V, std::optional<CorpusFiles>>) {
+          if (v && (v->is_pair() ? v->source.empty() || v->target.empty() : v->tsv.empty()))
+            out_of_range(key, corpus_json(v).dump(), "file names must not be empty");
         }
       },
       f.member);
@@ -441,8 +477,18 @@ Config Config::from_json(const nlohmann::json& j, const std::string& source) {
   return c;
 }
 
+std::string CorpusFiles::describe() const { return is_pair() ? source + " + " + target : tsv; }
+
 void Config::validate() const {
   check_section(data, "data", data_fields());
+  for (const auto* lang : {&data.src_lang, &data.tgt_lang}) {
+    const bool ok = !lang->empty() && std::all_of(lang->begin(), lang->end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    });
+    if (!ok)
+      out_of_range(lang == &data.src_lang ? "data.src_lang" : "data.tgt_lang", json(*lang).dump(),
+                   "must be a non-empty label of letters, digits, '-' and '_'");
+  }
   if (data.valid_ratio + data.test_ratio >= 1)
     out_of_range("data.valid_ratio + data.test_ratio", real_text(data.valid_ratio + data.test_ratio), "must be < 1");
 

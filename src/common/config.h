@@ -74,9 +74,30 @@ inline constexpr std::array<std::string_view, 2> kTokenizers{kTokenizerWord, kTo
 /// Every valid `data.sp_model_type` (SentencePiece's unigram LM, Kudo 2018, and BPE, Sennrich et al. 2016).
 inline constexpr std::array<std::string_view, 2> kSubwordModelTypes{"unigram", "bpe"};
 
+/// A parallel corpus on disk (`data.train`, `data.valid`, `data.test`): one TSV file of `source<TAB>target`
+/// lines (as fra.txt), or two line-aligned files, one sentence per line. Relative paths: to the cwd.
+struct CorpusFiles {
+  std::string tsv;             ///< the TSV file; empty for a pair of files
+  std::string source, target;  ///< the line-aligned files; empty for a TSV file
+
+  bool is_pair() const { return tsv.empty(); }
+  /// "FILE" for a TSV file, "SOURCE + TARGET" for a pair (for logs and messages).
+  std::string describe() const;
+  bool operator==(const CorpusFiles& other) const {
+    return tsv == other.tsv && source == other.source && target == other.target;
+  }
+};
+
 /// Where the parallel corpus comes from and how it is cut into sequences (d2l.ai §10.5).
 struct DataConfig {
   std::string path = "data/fra-eng/fra.txt";  ///< `English<TAB>French` lines (relative paths: to the cwd)
+  std::optional<CorpusFiles> train;           ///< training corpus; null = `path`
+  std::optional<CorpusFiles> valid;           ///< validation corpus; null = valid_ratio of the training corpus
+  std::optional<CorpusFiles> test;            ///< test corpus; null = test_ratio of the training corpus
+  std::string src_lang = "en";                ///< source language label (logs, reports)
+  std::string tgt_lang = "fr";                ///< target language label
+  bool lowercase = true;                      ///< lowercase both sides (d2l's preprocess_nmt)
+  bool d2l_punctuation = true;                ///< d2l's space before `, . ! ?` (and no-break spaces as spaces)
   std::optional<int64_t> num_examples = 600;  ///< first N usable pairs; null = all (d2l's default: 600)
   int64_t num_steps = 10;                     ///< sequence length in tokens (words or pieces), `<eos>` included
   int64_t min_freq = 2;                       ///< word tokenizer: tokens rarer than this map to `<unk>`

@@ -48,7 +48,12 @@ bool is_valid_utf8(std::string_view text) { return find_invalid_utf8(text) == st
 
 namespace detail {
 
-void preprocess_valid_utf8(std::string_view text, std::string& out) {
+void preprocess_valid_utf8(std::string_view text, std::string& out, const TextOptions& options) {
+  if (!options.lowercase && !options.d2l_punctuation) {
+    out.append(text);
+    return;
+  }
+  const bool lower = options.lowercase, spacing = options.d2l_punctuation;
   const auto* s = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
   const std::size_t n = text.size();
   std::size_t i = 0;
@@ -59,7 +64,7 @@ void preprocess_valid_utf8(std::string_view text, std::string& out) {
     utf8proc_int32_t cp;
     if (s[i] < 0x80) {
       cp = s[i];
-      if (cp >= 'A' && cp <= 'Z') cp += 'a' - 'A';
+      if (lower && cp >= 'A' && cp <= 'Z') cp += 'a' - 'A';
       ++i;
     } else {
       const utf8proc_ssize_t used =
@@ -68,9 +73,10 @@ void preprocess_valid_utf8(std::string_view text, std::string& out) {
         throw std::invalid_argument("invalid UTF-8 at byte offset " + std::to_string(i));
       }
       i += static_cast<std::size_t>(used);
-      cp = (cp == 0x202F || cp == 0x00A0) ? ' ' : utf8proc_tolower(cp);
+      if (spacing && (cp == 0x202F || cp == 0x00A0)) cp = ' ';
+      else if (lower) cp = utf8proc_tolower(cp);
     }
-    if (!first && prev != ' ' && (cp == ',' || cp == '.' || cp == '!' || cp == '?')) {
+    if (spacing && !first && prev != ' ' && (cp == ',' || cp == '.' || cp == '!' || cp == '?')) {
       out.push_back(' ');
     }
     if (cp < 0x80) {
@@ -86,16 +92,32 @@ void preprocess_valid_utf8(std::string_view text, std::string& out) {
 
 }  // namespace detail
 
-std::string preprocess_nmt(std::string_view text) {
+std::string preprocess(std::string_view text, const TextOptions& options) {
   const std::size_t bad = find_invalid_utf8(text);
   if (bad != std::string_view::npos) {
     throw std::invalid_argument("invalid UTF-8 at byte offset " + std::to_string(bad));
   }
   std::string out;
   out.reserve(text.size() + text.size() / 8 + 4);
-  detail::preprocess_valid_utf8(text, out);
+  detail::preprocess_valid_utf8(text, out, options);
   return out;
 }
+
+std::string detokenize_d2l(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == ' ' && i > 0 && text[i - 1] != ' ' && i + 1 < text.size()) {
+      const char next = text[i + 1];
+      if (next == ',' || next == '.' || next == '!' || next == '?') continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::string preprocess_nmt(std::string_view text) { return preprocess(text, TextOptions{}); }
 
 std::string join_tokens(const std::vector<std::string>& tokens) {
   std::string text;

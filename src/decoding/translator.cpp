@@ -55,13 +55,14 @@ SearchOptions search_options(const common::DecodeConfig& decode) {
 }
 
 Translator::Translator(models::Seq2SeqModel model, data::Vocab src_vocab, data::Vocab tgt_vocab, c10::Device device,
-                       data::Tokenizer src_tokenizer, data::Tokenizer tgt_tokenizer)
+                       data::Tokenizer src_tokenizer, data::Tokenizer tgt_tokenizer, data::TextOptions text)
     : model_(std::move(model)),
       src_vocab_(std::move(src_vocab)),
       tgt_vocab_(std::move(tgt_vocab)),
       device_(device),
       src_tokenizer_(std::move(src_tokenizer)),
-      tgt_tokenizer_(std::move(tgt_tokenizer)) {}
+      tgt_tokenizer_(std::move(tgt_tokenizer)),
+      text_(text) {}
 
 std::vector<Translation> Translator::translate(const std::vector<std::string>& sentences,
                                                const TranslateOptions& options, std::size_t first_line) const {
@@ -69,7 +70,7 @@ std::vector<Translation> Translator::translate(const std::vector<std::string>& s
   sources.reserve(sentences.size());
   for (std::size_t i = 0; i < sentences.size(); ++i) {
     try {
-      sources.push_back(data::tokenize(data::preprocess_nmt(sentences[i])));
+      sources.push_back(data::tokenize(data::preprocess(sentences[i], text_)));
     } catch (const std::invalid_argument& e) {
       spdlog::warn("[translate] input line {}: {}; writing an empty translation", first_line + i, e.what());
       sources.emplace_back();
@@ -148,8 +149,9 @@ std::vector<Translation> Translator::translate_tokens(const std::vector<std::vec
     for (const auto& h : t.hypotheses) outputs.push_back(h.output_tokens);
   const auto texts = tgt_tokenizer_.decode(outputs);
   std::size_t k = 0;
+  const bool undo_spacing = options.detokenize && text_.d2l_punctuation;
   for (auto& t : out)
-    for (auto& h : t.hypotheses) h.output_text = texts[k++];
+    for (auto& h : t.hypotheses) h.output_text = undo_spacing ? data::detokenize_d2l(texts[k++]) : texts[k++];
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include <torch/types.h>
 
 #include "common/config.h"
+#include "data/preprocess.h"
 #include "data/tokenizer.h"
 #include "data/vocab.h"
 #include "decoding/search.h"
@@ -20,12 +21,15 @@ namespace nmt::decoding {
 struct TranslateOptions {
   SearchOptions search;       ///< greedy or beam search, lengths, scores, attention
   int64_t batch_size = 128;   ///< sentences decoded together (sorted by length first)
+  /// Output text with d2l's punctuation spacing undone (data::detokenize_d2l) when the run used it
+  /// (TextOptions::d2l_punctuation): "je suis chez moi." instead of "je suis chez moi .".
+  bool detokenize = false;
 };
 
 /// One hypothesis of a translated sentence, as text.
 struct TranslationHypothesis {
   std::vector<std::string> output_tokens;  ///< output tokens (words or subword pieces) without `<eos>`
-  std::string output_text;                 ///< output_tokens detokenised (data::Tokenizer::decode)
+  std::string output_text;                 ///< output_tokens as text (data::Tokenizer::decode; TranslateOptions::detokenize)
   bool emitted_eos = false;                ///< false when the search stopped at the maximum length
   double score = 0.0;                      ///< the search's ranking score (log_prob under the length penalty)
   double log_prob = 0.0;                   ///< sum of token_scores (natural log)
@@ -60,11 +64,12 @@ SearchOptions search_options(const common::DecodeConfig& decode);
 class Translator {
  public:
   /// Sources are translated whole, however long, up to the model's limit (max_source_positions). The tokenizers
-  /// turn source words into the model's tokens and output tokens into text (word level by default).
+  /// turn source words into the model's tokens and output tokens into text (word level by default); `text` is
+  /// the training data's preprocessing (data::text_options of the run's config), applied to raw sentences.
   Translator(models::Seq2SeqModel model, data::Vocab src_vocab, data::Vocab tgt_vocab, c10::Device device,
-             data::Tokenizer src_tokenizer = {}, data::Tokenizer tgt_tokenizer = {});
+             data::Tokenizer src_tokenizer = {}, data::Tokenizer tgt_tokenizer = {}, data::TextOptions text = {});
 
-  /// Translates raw sentences (preprocessed as in training; see data::preprocess_nmt). An empty or
+  /// Translates raw sentences (preprocessed as in training with data::preprocess and the text options). An empty or
   /// whitespace-only sentence gives a translation without hypotheses, without running the model; invalid UTF-8
   /// is reported with a warning naming its line (`first_line` + index) and gives one too. Output order = input
   /// order. Throws std::runtime_error naming the line and the limit when a source is longer than the model
@@ -85,6 +90,7 @@ class Translator {
   data::Vocab tgt_vocab_;
   c10::Device device_;
   data::Tokenizer src_tokenizer_, tgt_tokenizer_;
+  data::TextOptions text_;
 };
 
 }  // namespace nmt::decoding

@@ -1,5 +1,7 @@
 #include "metrics/bleu.h"
 
+#include "metrics/text.h"
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -30,62 +32,6 @@ void replace_all(std::string& s, std::string_view from, std::string_view to) {
   s.swap(out);
 }
 
-/// Byte length of the whitespace code point (Python str.isspace) starting at s[i] in UTF-8, or 0.
-size_t space_len(std::string_view s, size_t i) {
-  const auto c = static_cast<unsigned char>(s[i]);
-  if (c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f)) return 1;
-  if (c < 0xc2) return 0;
-  const size_t n = s.size();
-  auto at = [&](size_t j) { return j < n ? static_cast<unsigned char>(s[j]) : 0u; };
-  if (c == 0xc2) return (at(i + 1) == 0x85 || at(i + 1) == 0xa0) ? 2 : 0;  // U+0085, U+00A0
-  if (c == 0xe1) return (at(i + 1) == 0x9a && at(i + 2) == 0x80) ? 3 : 0;  // U+1680
-  if (c == 0xe2) {
-    const unsigned b1 = at(i + 1), b2 = at(i + 2);
-    if (b1 == 0x80 && ((b2 >= 0x80 && b2 <= 0x8a) || b2 == 0xa8 || b2 == 0xa9 || b2 == 0xaf)) return 3;
-    if (b1 == 0x81 && b2 == 0x9f) return 3;  // U+205F
-    return 0;
-  }
-  if (c == 0xe3) return (at(i + 1) == 0x80 && at(i + 2) == 0x80) ? 3 : 0;  // U+3000
-  return 0;
-}
-
-/// Index just past the code point starting at s[i] (skips UTF-8 continuation bytes).
-size_t next_code_point(std::string_view s, size_t i) {
-  ++i;
-  while (i < s.size() && (static_cast<unsigned char>(s[i]) & 0xc0) == 0x80) ++i;
-  return i;
-}
-
-/// Python str.split() with no argument: splits on runs of whitespace, drops empty pieces.
-std::vector<std::string> split_whitespace(std::string_view s) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  const size_t n = s.size();
-  while (i < n) {
-    size_t w;
-    while (i < n && (w = space_len(s, i)) > 0) i += w;
-    if (i >= n) break;
-    const size_t start = i;
-    while (i < n && space_len(s, i) == 0) i = next_code_point(s, i);
-    out.emplace_back(s.substr(start, i - start));
-  }
-  return out;
-}
-
-/// Python str.rstrip() with no argument.
-std::string_view rstrip(std::string_view s) {
-  size_t i = 0, end = 0;
-  while (i < s.size()) {
-    const size_t w = space_len(s, i);
-    if (w > 0) {
-      i += w;
-    } else {
-      i = next_code_point(s, i);
-      end = i;
-    }
-  }
-  return s.substr(0, end);
-}
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_period_comma(char c) { return c == '.' || c == ','; }

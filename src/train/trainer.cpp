@@ -81,15 +81,40 @@ std::string format_duration(double seconds) {
   return buf;
 }
 
-void write_split_files(const std::string& run_dir, const std::string& name, const std::vector<data::SentencePair>& pairs,
-                       const std::vector<int64_t>& indices) {
+/// Writes RUN_DIR/NAME.src and NAME.ref: the held-out pairs' sides as the corpus has them, one per line.
+void write_split_files(const std::string& run_dir, const std::string& name, const std::vector<std::string>& sources,
+                       const std::vector<std::string>& references) {
   std::string src, ref;
-  for (int64_t i : indices) {
-    src += data::join_tokens(pairs[static_cast<std::size_t>(i)].source) + "\n";
-    ref += data::join_tokens(pairs[static_cast<std::size_t>(i)].target) + "\n";
-  }
+  for (const auto& s : sources) src += s + "\n";
+  for (const auto& r : references) ref += r + "\n";
   common::write_text_atomic(run_dir + "/" + name + ".src", src);
   common::write_text_atomic(run_dir + "/" + name + ".ref", ref);
+}
+
+/// A held-out split: its pairs (words) and their texts as written.
+struct HeldOut {
+  std::vector<data::SentencePair> pairs;
+  std::vector<std::string> sources, references;
+};
+
+/// The held-out split read from `files`, or else the pairs of `corpus` at `indices`.
+HeldOut held_out(const std::optional<common::CorpusFiles>& files, const data::Corpus& corpus,
+                 const std::vector<int64_t>& indices, const data::TextOptions& text) {
+  HeldOut h;
+  if (files) {
+    data::Corpus c = data::read_corpus(*files, std::nullopt, text);
+    h.pairs = std::move(c.pairs);
+    h.sources = std::move(c.source_texts);
+    h.references = std::move(c.target_texts);
+    return h;
+  }
+  for (int64_t i : indices) {
+    const auto k = static_cast<std::size_t>(i);
+    h.pairs.push_back(corpus.pairs[k]);
+    h.sources.push_back(corpus.source_texts[k]);
+    h.references.push_back(corpus.target_texts[k]);
+  }
+  return h;
 }
 
 /// Decoder input for teacher forcing: `<bos>` followed by the target without its last token. `[batch, steps]`.
@@ -179,11 +204,18 @@ Trainer::Trainer(common::Config config, TrainOptions options)
   // Data: the split depends on the seed only; the vocabularies are built on the training split (or reloaded).
   const std::string& run_dir = options_.output_dir;
   const auto& dc = config_.data;
-  const data::Corpus corpus = data::read_corpus(dc.path, dc.num_examples);
-  const data::Split split = data::split_by_source(corpus.pairs, dc.valid_ratio, dc.test_ratio, tc.seed);
-  spdlog::info("[data] {}: {} pairs -> train {} / valid {} / test {}", dc.path, corpus.pairs.size(),
-               split.train.size(), split.valid.size(), split.test.size());
-  if (split.train.empty()) throw std::invalid_argument(dc.path + ": the training split is empty");
+  const data::TextOptions text = data::text_options(dc);
+  const common::CorpusFiles train_files = dc.train ? *dc.train : common::CorpusFiles{dc.path, "", ""};
+  const data::Corpus corpus = data::read_corpus(train_files, dc.num_examples, text);
+  const data::Split split =
+      data::split_by_source(corpus.pairs, dc.valid ? 0.0 : dc.valid_ratio, dc.test ? 0.0 : dc.test_ratio, tc.seed);
+  if (split.train.empty()) throw std::invalid_argument(train_files.describe() + ": the training split is empty");
+  const HeldOut valid = held_out(dc.valid, corpus, split.valid, text);
+  const HeldOut test = held_out(dc.test, corpus, split.test, text);
+  spdlog::info("[data] {}-{}: {}: {} pairs -> train {} / valid {}{} / test {}{} (lowercase {}, d2l punctuation {})",
+               dc.src_lang, dc.tgt_lang, train_files.describe(), corpus.pairs.size(), split.train.size(),
+               valid.pairs.size(), dc.valid ? " (" + dc.valid->describe() + ")" : std::string(), test.pairs.size(),
+               dc.test ? " (" + dc.test->describe() + ")" : std::string(), dc.lowercase, dc.d2l_punctuation);
   data_ = std::make_unique<RunData>();
   RunData& d = *data_;
   const bool subword = dc.tokenizer == common::kTokenizerSentencePiece;
@@ -211,8 +243,8 @@ Trainer::Trainer(common::Config config, TrainOptions options)
     d.tgt_vocab.save(run_dir + "/tgt_vocab.txt");
     d.src_tokenizer.save(run_dir, "src");
     d.tgt_tokenizer.save(run_dir, "tgt");
-    write_split_files(run_dir, "valid", corpus.pairs, split.valid);
-    write_split_files(run_dir, "test", corpus.pairs, split.test);
+    write_split_files(run_dir, "valid", valid.sources, valid.references);
+    write_split_files(run_dir, "test", test.sources, test.references);
   }
   if (subword)
     spdlog::info("[data] vocab: source {} pieces, target {} pieces ({}, {}SentencePiece {})", d.src_vocab.size(),
@@ -223,17 +255,18 @@ Trainer::Trainer(common::Config config, TrainOptions options)
   if (subword && dc.sp_alpha > 0)  // kept to be re-segmented at each epoch start (sample_subwords)
     for (int64_t i : split.train) d.train_words.push_back(corpus.pairs[static_cast<std::size_t>(i)]);
   const auto train_tokens = data::tokenize_pairs(corpus.pairs, split.train, d.src_tokenizer, d.tgt_tokenizer);
-  const auto valid_tokens = data::tokenize_pairs(corpus.pairs, split.valid, d.src_tokenizer, d.tgt_tokenizer);
+  const auto valid_tokens =
+      data::tokenize_pairs(valid.pairs, all_indices(valid.pairs.size()), d.src_tokenizer, d.tgt_tokenizer);
   spdlog::info("[data] num_steps {}: {:.2f}% of training pairs are cut ({} on source or target side)", dc.num_steps,
                100.0 * data::share_cut(train_tokens, dc.num_steps), subword ? "pieces" : "words");
   d.train = data::make_tensor_dataset(train_tokens, all_indices(train_tokens.size()), d.src_vocab, d.tgt_vocab,
                                       dc.num_steps);
   d.valid = data::make_tensor_dataset(valid_tokens, all_indices(valid_tokens.size()), d.src_vocab, d.tgt_vocab,
                                       dc.num_steps);
-  for (int64_t i : split.valid) {
+  for (const auto& pair : valid.pairs) {
     if (tc.valid_bleu_sentences > 0 && static_cast<int64_t>(d.bleu_sources.size()) >= tc.valid_bleu_sentences) break;
-    d.bleu_sources.push_back(corpus.pairs[static_cast<std::size_t>(i)].source);
-    d.bleu_references.push_back(data::join_tokens(corpus.pairs[static_cast<std::size_t>(i)].target));
+    d.bleu_sources.push_back(pair.source);
+    d.bleu_references.push_back(data::join_tokens(pair.target));
   }
 
   bos_ = d.tgt_vocab.bos();

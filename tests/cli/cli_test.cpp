@@ -99,9 +99,17 @@ TEST_CASE("nmt command line", "[cli]") {
   SECTION("eval scores files without a model") {
     const auto h = write_file(tmp, "nmt_cli_hyp.txt", "Il est calme.\nje suis chez moi .\n");
     const auto ref = write_file(tmp, "nmt_cli_ref.txt", "il est calme .\nje suis chez moi .\n");
-    const Run r = run("eval --bleu --json --hypotheses " + h.string() + " --references " + ref.string());
+    // --tokenized: both sides preprocessed as d2l's data is, so case and spacing do not count.
+    const Run r = run("eval --bleu --json --tokenized --hypotheses " + h.string() + " --references " + ref.string());
     CHECK(r.code == 0);
-    CHECK_THAT(r.out, Catch::Contains("\"bleu\": 100.0"));
+    CHECK_THAT(r.out, Catch::Contains("\"bleu\": 100.0") && Catch::Contains("\"scoring\": \"tokenized\""));
+    // By default the files are scored as written (sacreBLEU): "Il" is not "il"; --lowercase makes them equal.
+    const Run cased = run("eval --bleu --json --hypotheses " + h.string() + " --references " + ref.string());
+    CHECK(cased.code == 0);
+    CHECK_THAT(cased.out, !Catch::Contains("\"bleu\": 100.0") && Catch::Contains("case:mixed"));
+    const Run lc = run("eval --bleu --json --lowercase --hypotheses " + h.string() + " --references " + ref.string());
+    CHECK_THAT(lc.out, Catch::Contains("\"bleu\": 100.0") && Catch::Contains("\"chrf2\": 100.0") &&
+                           Catch::Contains("nrefs:1|case:lc|eff:no|tok:13a|smooth:exp|version:2.6.0"));
     const auto short_ref = write_file(tmp, "nmt_cli_ref1.txt", "il est calme .\n");
     CHECK(run("eval --bleu --hypotheses " + h.string() + " --references " + short_ref.string()).code == 2);
   }

@@ -28,6 +28,7 @@
 
 #include "common/config.h"
 #include "common/io.h"
+#include "data/preprocess.h"
 #include "data/vocab.h"
 #include "models/model_factory.h"
 #include "support/shell.h"
@@ -213,11 +214,14 @@ TEST_CASE("eval scores the run's test split and writes a report", "[cli]") {
   const fs::path run = trained_run("seq2seq_attention");
   const nmt::test::TempDir tmp("cli_eval");
   const fs::path plots = tmp / "plots";
-  const Result r = sh(std::string(NMT_BINARY) + " eval --bleu --json --checkpoint " + run.string() +
+  // --tokenized: the model's output as it is, against references preprocessed as the training data.
+  const Result r = sh(std::string(NMT_BINARY) + " eval --bleu --json --tokenized --checkpoint " + run.string() +
                       " --split test --plot " + plots.string() + " --plot-count 1 2>/dev/null");
   REQUIRE(r.code == 0);
   const auto report = nlohmann::json::parse(r.out);
-  const auto refs = nmt::common::read_lines((run / "test.ref").string());
+  std::vector<std::string> refs;
+  for (const auto& line : nmt::common::read_lines((run / "test.ref").string()))
+    refs.push_back(nmt::data::preprocess_nmt(line));
   const auto hyps = nmt::common::read_lines((run / "test.hyp").string());
   const std::size_t n = refs.size();
   CHECK(n == 2);  // test_ratio 0.25 of the fixture's 8 pairs
@@ -241,6 +245,23 @@ TEST_CASE("eval scores the run's test split and writes a report", "[cli]") {
                                             {"batch_size", d.batch_size}}));
   CHECK(fs::exists(plots / "test_0001_encoder_decoder.png"));
   CHECK(sh(std::string(NMT_BINARY) + " eval --bleu --checkpoint " + run.string() + " --split train 2>/dev/null").code == 2);
+
+  SECTION("by default, detokenised output against the references as written, case-insensitive for this run") {
+    const Result d = sh(std::string(NMT_BINARY) + " eval --bleu --json --checkpoint " + run.string() +
+                        " --split test 2>/dev/null");
+    REQUIRE(d.code == 0);
+    const auto detok = nlohmann::json::parse(d.out);
+    CHECK(detok["scoring"] == "detokenized");
+    CHECK(detok["lowercase"] == true);  // the run lowercases its data
+    CHECK_THAT(detok["bleu_signature"].get<std::string>(), Catch::StartsWith("nrefs:1|case:lc|"));
+    // The run's test.ref is the corpus text ("Je suis chez moi."); the hypotheses lose d2l's spaces.
+    for (const auto& h : nmt::common::read_lines((run / "test.hyp").string())) {
+      INFO(h);
+      CHECK(h.find(" .") == std::string::npos);
+    }
+    // 13a splits the marks off again: on these sentences the score is the tokenized one.
+    CHECK_THAT(detok["bleu"].get<double>(), Catch::Matchers::WithinAbs(report["bleu"].get<double>(), 1e-9));
+  }
 
   SECTION("the search flags override the config and are recorded") {
     const Result g = sh(std::string(NMT_BINARY) + " eval --bleu --json --checkpoint " + run.string() +

@@ -135,7 +135,9 @@ json one_key(const std::string& key, const json& value) {
 const char* const kAllKeys = R"({
   "data": {"path": "corpus/x.txt", "num_examples": 1234, "num_steps": 17, "min_freq": 3, "valid_ratio": 0.25,
            "test_ratio": 0.125, "tokenizer": "sentencepiece", "sp_model_type": "bpe", "sp_vocab_size": 4000,
-           "sp_joint": true, "sp_character_coverage": 0.9995, "sp_alpha": 0.1},
+           "sp_joint": true, "sp_character_coverage": 0.9995, "sp_alpha": 0.1, "train": "corpus/train.tsv",
+           "valid": {"source": "dev.fr", "target": "dev.en"}, "test": "corpus/test.tsv", "src_lang": "fr",
+           "tgt_lang": "en", "lowercase": false, "d2l_punctuation": false},
   "model": {"type": "transformer", "embed_size": 48, "num_hiddens": 96, "num_layers": 3, "num_decoder_layers": 5,
             "dropout": 0.375, "num_heads": 6, "ffn_num_hiddens": 200, "pre_norm": true, "tie_embeddings": true},
   "train": {"batch_size": 33, "num_epochs": 7, "lr": 0.0625, "lr_schedule": "inverse_sqrt", "warmup_steps": 111,
@@ -164,6 +166,14 @@ TEST_CASE("Config: every key round-trips through from_json and to_json", "[confi
   CHECK(c.data.sp_joint);
   CHECK(c.data.sp_character_coverage == 0.9995);
   CHECK(c.data.sp_alpha == 0.1);
+  CHECK(c.data.train == nmt::common::CorpusFiles{"corpus/train.tsv", "", ""});
+  CHECK(c.data.valid == nmt::common::CorpusFiles{"", "dev.fr", "dev.en"});
+  CHECK(c.data.valid->is_pair());
+  CHECK(c.data.test == nmt::common::CorpusFiles{"corpus/test.tsv", "", ""});
+  CHECK(c.data.src_lang == "fr");
+  CHECK(c.data.tgt_lang == "en");
+  CHECK_FALSE(c.data.lowercase);
+  CHECK_FALSE(c.data.d2l_punctuation);
   CHECK(c.model.type == "transformer");
   CHECK(c.model.embed_size == 48);
   CHECK(c.model.num_hiddens == 96);
@@ -222,12 +232,14 @@ TEST_CASE("Config: a run directory's config.json from before valid_every_steps s
   const Config c = Config::from_json(old, "runs/old/config.json");
   CHECK(c.train.valid_every_steps == 0);
   // The defaults write the same JSON plus the keys added since: valid_every_steps, valid_beam_size and the
-  // whole decode section and the tokenizer keys (written out here by hand).
+  // whole decode section, the tokenizer keys and the corpus keys (written out here by hand).
   json expected = old;
   expected["train"]["valid_every_steps"] = 0;
   expected["train"]["valid_beam_size"] = 1;
   const json tokenizer_keys = json::parse(R"({"tokenizer": "word", "sp_model_type": "unigram",
-      "sp_vocab_size": 8000, "sp_joint": false, "sp_character_coverage": 1.0, "sp_alpha": 0.0})");
+      "sp_vocab_size": 8000, "sp_joint": false, "sp_character_coverage": 1.0, "sp_alpha": 0.0,
+      "train": null, "valid": null, "test": null, "src_lang": "en", "tgt_lang": "fr", "lowercase": true,
+      "d2l_punctuation": true})");
   expected["data"].update(tokenizer_keys);
   expected["decode"] = json::parse(R"({"beam_size": 4, "length_penalty": "gnmt", "alpha": 1.0, "min_len": 0,
       "max_len_a": 2.0, "max_len_b": 10, "max_len": 0, "batch_size": 128})");
@@ -348,6 +360,20 @@ TEST_CASE("Config: each rule rejects a bad value with a message naming the file 
   CHECK_THAT(error_of(one_key("train.lr", "0.1")), Catch::Contains("key \"train.lr\" must be a number"));
   CHECK_THAT(error_of(one_key("model.pre_norm", 1)), Catch::Contains("key \"model.pre_norm\" must be true or false"));
   CHECK_THAT(error_of(json::array()), Catch::Contains("cfg.json: the config must be a JSON object, got array"));
+  // Corpus keys: a file name, {"source", "target"} or null; anything else names the key and the forms.
+  for (const json& bad : {json(3), json::array({"a", "b"}), json{{"source", "a.fr"}}, json{{"source", "a"}, {"target", 2}},
+                          json{{"source", "a"}, {"target", "b"}, {"extra", "c"}}}) {
+    INFO(bad.dump());
+    CHECK_THAT(error_of(one_key("data.valid", bad)),
+               Catch::Contains("key \"data.valid\" must be a file name, {\"source\": FILE, \"target\": FILE} or null"));
+  }
+  CHECK_THAT(error_of(one_key("data.train", "")), Catch::Contains("key \"data.train\" must be a file name"));
+  CHECK_THAT(error_of(one_key("data.test", json{{"source", ""}, {"target", "t"}})),
+             Catch::Contains("\"data.test\"") && Catch::Contains("file names must not be empty"));
+  CHECK_THAT(error_of(one_key("data.src_lang", "en fr")),
+             Catch::Contains("\"data.src_lang\" = \"en fr\" is out of range: must be a non-empty label"));
+  CHECK_THAT(error_of(one_key("data.tgt_lang", "")), Catch::Contains("\"data.tgt_lang\" = \"\" is out of range"));
+  CHECK(Config::from_json(one_key("data.test", nullptr), "x").to_json()["data"]["test"].is_null());
 }
 
 TEST_CASE("Config: validate() rejects values JSON cannot hold (NaN, infinity) and cross-field rules", "[config]") {
@@ -395,7 +421,7 @@ TEST_CASE("Config: describe lists every key of to_json() with its default, and n
   }
   CHECK(described.size() == keys.size());  // no key twice
   CHECK(described == flat_keys(defaults));
-  CHECK(keys.size() == 45);
+  CHECK(keys.size() == 52);
   // A few defaults and rules written out by hand.
   const auto find = [&](const std::string& key) {
     for (const auto& k : keys)
@@ -417,6 +443,10 @@ TEST_CASE("Config: describe lists every key of to_json() with its default, and n
   CHECK(find("decode.max_len_a").rule == "real >= 0");
   CHECK(find("decode.beam_size").rule == "int >= 1");
   CHECK(find("train.valid_beam_size").default_value == "1");
+  CHECK(find("data.train").default_value == "null");
+  CHECK(find("data.train").rule == "file, {source, target} or null");
+  CHECK(find("data.lowercase").default_value == "true");
+  CHECK(find("data.src_lang").default_value == "\"en\"");
 
   // The plain text has a heading per section and a line per key with its rule and default.
   const std::string text = nmt::common::describe_text();
@@ -448,9 +478,9 @@ TEST_CASE("Config: describe lists every key of to_json() with its default, and n
   REQUIRE(rows.size() == keys.size() + 2);
   CHECK(rows[0] == "| key | default | meaning |");
   for (std::size_t i = 0; i < keys.size(); ++i) CHECK(rows[i + 2].rfind("| `" + keys[i].key + "` | ", 0) == 0);
-  CHECK(rows[2 + 12] == "| `model.type` | `seq2seq` | architecture (d2l §10.7, §11.4, §11.7); one of `seq2seq`, "
+  CHECK(rows[2 + 19] == "| `model.type` | `seq2seq` | architecture (d2l §10.7, §11.4, §11.7); one of `seq2seq`, "
                        "`seq2seq_attention`, `transformer` |");
-  CHECK(md.size() < 4200);
+  CHECK(md.size() < 4800);
 }
 
 TEST_CASE("Config: the enum names are the ones the factory, the schedule and the device code accept", "[config]") {

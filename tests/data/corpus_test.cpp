@@ -165,3 +165,43 @@ TEST_CASE("read_corpus on the full fra.txt", "[data][corpus][slow]") {
   CHECK(last.back() == ".");
   CHECK(last[last.size() - 2] == "errors");
 }
+
+TEST_CASE("a pair of line-aligned files gives the same corpus as the TSV file", "[data][corpus]") {
+  const std::string tsv = "Go.\tVa !\n\nHi.\tSalut !\r\nRun!\t \nBad \xFF.\tMauvais.\nTom?\tTom ?\textra column\n";
+  const std::string src = "\xEF\xBB\xBFGo.\n\nHi.\r\nRun!\nBad \xFF.\nTom?\n\n", tgt = "Va !\n\nSalut !\n \nMauvais.\nTom ?\n";
+  for (const auto& options : {nmt::data::TextOptions{}, nmt::data::TextOptions{false, false}}) {
+    const Corpus a = parse_corpus(tsv, "x.tsv", std::nullopt, options);
+    const Corpus b = nmt::data::parse_parallel(src, tgt, "x.en", "x.fr", std::nullopt, options);
+    REQUIRE(a.pairs.size() == 3);
+    REQUIRE(b.pairs.size() == a.pairs.size());
+    for (std::size_t i = 0; i < a.pairs.size(); ++i) {
+      CHECK(a.pairs[i].source == b.pairs[i].source);
+      CHECK(a.pairs[i].target == b.pairs[i].target);
+      CHECK(a.pairs[i].line == b.pairs[i].line);
+    }
+    CHECK(a.source_texts == b.source_texts);
+    CHECK(a.target_texts == b.target_texts);
+    CHECK(a.source_texts == V{"Go.", "Hi.", "Tom?"});
+    CHECK(a.target_texts == V{"Va !", "Salut !", "Tom ?"});
+    CHECK(b.stats.lines == 6);
+    CHECK(b.stats.empty_side == 2);  // the blank line 2 and the blank French side of line 4
+    CHECK(b.stats.invalid_utf8 == 1);
+    CHECK(a.stats.skipped() == 3);
+  }
+  // The options reach the words: cased and unspaced, or d2l's.
+  CHECK(parse_corpus(tsv, "x", std::nullopt, nmt::data::TextOptions{false, false}).pairs[2].source == V{"Tom?"});
+  CHECK(parse_corpus(tsv, "x", std::nullopt).pairs[2].source == V{"tom", "?"});
+  // num_examples counts kept pairs in both forms.
+  CHECK(nmt::data::parse_parallel(src, tgt, "s", "t", 2).pairs.size() == 2);
+}
+
+TEST_CASE("misaligned pair files are an error naming both files and their line counts", "[data][corpus]") {
+  CHECK_THROWS_WITH(nmt::data::parse_parallel("a\nb\nc\n", "x\ny\n", "train.en", "train.fr", std::nullopt),
+                    Catch::Contains("train.en has 3 lines but train.fr has 2"));
+  CHECK_THROWS_AS(nmt::data::parse_parallel("", "", "e.en", "e.fr", std::nullopt), std::invalid_argument);
+  // From disk, through CorpusFiles: a missing file is named.
+  const nmt::common::CorpusFiles missing{"", "/nonexistent/a.en", "/nonexistent/a.fr"};
+  CHECK_THROWS_WITH(read_corpus(missing, std::nullopt), Catch::Contains("/nonexistent/a.en"));
+  const nmt::common::CorpusFiles as_tsv{fixture("tiny_fra.txt"), "", ""};
+  CHECK(read_corpus(as_tsv, std::nullopt).pairs.size() == 12);
+}

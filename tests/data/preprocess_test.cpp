@@ -2,9 +2,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdint>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "support/corpus_path.h"
 
 using nmt::data::is_valid_utf8;
 using nmt::data::preprocess_nmt;
@@ -77,4 +81,52 @@ TEST_CASE("tokenize follows d2l tokenize_nmt for one side", "[data][preprocess]"
     CHECK(nmt::data::join_tokens(V{}).empty());
     CHECK(nmt::data::join_tokens(V{"x"}) == "x");
   }
+}
+
+TEST_CASE("preprocess with text options and detokenize_d2l", "[data][preprocess]") {
+  using nmt::data::detokenize_d2l;
+  using nmt::data::preprocess;
+  using nmt::data::TextOptions;
+  SECTION("each option alone") {
+    CHECK(preprocess("Tom est là.", TextOptions{true, true}) == preprocess_nmt("Tom est là."));
+    CHECK(preprocess("Tom est LÀ.", TextOptions{true, false}) == "tom est là.");
+    CHECK(preprocess("Tom est là. Vraiment\xE2\x80\xAF?", TextOptions{false, true}) == "Tom est là . Vraiment ?");
+    // Both off: the text as written, no-break spaces and all.
+    const std::string as_written = "Tom est LÀ\xC2\xA0! A.B, c";
+    CHECK(preprocess(as_written, TextOptions{false, false}) == as_written);
+    CHECK_THROWS_WITH(preprocess("ab\xFF", TextOptions{false, false}), Catch::Contains("offset 2"));
+  }
+  SECTION("detokenize_d2l removes the spaces d2l inserts, and only those") {
+    CHECK(detokenize_d2l("je suis chez moi .") == "je suis chez moi.");
+    CHECK(detokenize_d2l("attends , quoi ? ! . . .") == "attends, quoi?!...");
+    CHECK(detokenize_d2l(". go") == ". go");          // nothing before the mark
+    CHECK(detokenize_d2l("a  .") == "a  .");          // a space before the space is kept with it
+    CHECK(detokenize_d2l("3 . 5 , x") == "3. 5, x");  // only the space before the mark goes
+    CHECK(detokenize_d2l("") == "");
+    CHECK(detokenize_d2l("salut") == "salut");
+  }
+}
+
+TEST_CASE("detokenize_d2l inverts d2l's spacing on the corpus's French side", "[data][preprocess][slow]") {
+  const std::string path = nmt::test::full_corpus_path();
+  INFO(nmt::test::kCorpusMissing);
+  REQUIRE_FALSE(path.empty());
+  std::ifstream in(path, std::ios::binary);
+  std::string line;
+  int64_t checked = 0, lines = 0;
+  const auto is_mark = [](char c) { return c == ',' || c == '.' || c == '!' || c == '?'; };
+  while (std::getline(in, line)) {
+    ++lines;
+    const std::string fr = line.substr(line.find('\t') + 1, line.find('\t', line.find('\t') + 1) - line.find('\t') - 1);
+    // Lines with a (no-break) space before a mark, or a no-break space anywhere, are changed by d2l beyond undoing.
+    bool spaced = fr.find("\xC2\xA0") != std::string::npos || fr.find("\xE2\x80\xAF") != std::string::npos;
+    for (std::size_t i = 1; i < fr.size() && !spaced; ++i) spaced = is_mark(fr[i]) && fr[i - 1] == ' ';
+    if (spaced) continue;
+    ++checked;
+    const std::string spaced_out = nmt::data::preprocess(fr, nmt::data::TextOptions{false, true});
+    INFO("line " << lines << ": " << fr << " -> " << spaced_out);
+    REQUIRE(nmt::data::detokenize_d2l(spaced_out) == fr);
+  }
+  CHECK(lines == 167130);
+  CHECK(checked > 100000);  // most lines: the check is not vacuous
 }
