@@ -111,7 +111,7 @@ struct Field {
 const std::vector<Field<DataConfig>>& data_fields() {
   using D = DataConfig;
   static const std::vector<Field<D>> fields{
-      {"path", &D::path, {}, "`source<TAB>target` lines (d2l's English–French fra.txt); relative to the working directory"},
+      {"path", &D::path, {}, "`source<TAB>target` lines (d2l's fra.txt); relative to the working directory"},
       {"train", &D::train, {}, "training corpus instead of `path`: a TSV file or `{\"source\": F, \"target\": F}`"},
       {"valid", &D::valid, {}, "validation corpus (as `train`); null = `valid_ratio` of the training corpus"},
       {"test", &D::test, {}, "test corpus (as `train`); null = `test_ratio` of the training corpus"},
@@ -161,16 +161,15 @@ const std::vector<Field<TrainConfig>>& train_fields() {
        "`inverse_sqrt`: linear warm-up, then ∝ step^-0.5, peak `lr` (Vaswani et al. §5.3)"},
       {"warmup_steps", &T::warmup_steps, at_least(1), "warm-up updates of `inverse_sqrt`"},
       {"grad_clip", &T::grad_clip, at_least(0), "global gradient-norm bound θ (d2l grad_clipping); 0 = off"},
-      {"label_smoothing", &T::label_smoothing, in_closed_open(0, 1), "label smoothing ε of the masked cross-entropy (the training objective)"},
+      {"label_smoothing", &T::label_smoothing, in_closed_open(0, 1), "label smoothing ε of the masked cross-entropy"},
       {"max_minutes", &T::max_minutes, at_least(0), "stop after this many minutes of training; 0 = no limit"},
-      {"bucket", &T::bucket, {}, "batch sentences of similar (target, source) length; padding columns are trimmed anyway"},
+      {"bucket", &T::bucket, {}, "batch sentences of similar length (padding is trimmed anyway)"},
       {"valid_bleu_sentences", &T::valid_bleu_sentences, at_least(0), "valid sentences decoded for BLEU; 0 = all"},
       {"valid_every_steps", &T::valid_every_steps, at_least(0),
-       "validate, log, redraw the curves and consider `best/` every N updates too (JoeyNMT's validation_freq); "
-       "0 = only at epoch ends"},
+       "validate, log and consider `best/` every N updates too (JoeyNMT's validation_freq); 0 = epoch ends only"},
       {"valid_beam_size", &T::valid_beam_size, at_least(1), "beam size of the validation BLEU; 1 = greedy"},
       {"seed", &T::seed, {}, "seeds the split, shuffles, initialisation and dropout"},
-      {"device", &T::device, one_of(kDeviceForms, is_device_name), "where to train; asking for CUDA where there is none is an error"},
+      {"device", &T::device, one_of(kDeviceForms, is_device_name), "where to train"},
       {"num_threads", &T::num_threads, at_least(0), "LibTorch intra-op threads (OpenBLAS runs its own); 0 = LibTorch's default"},
   };
   return fields;

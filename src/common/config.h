@@ -90,7 +90,7 @@ struct CorpusFiles {
 
 /// Where the parallel corpus comes from and how it is cut into sequences (d2l.ai §10.5).
 struct DataConfig {
-  std::string path = "data/fra-eng/fra.txt";  ///< `English<TAB>French` lines (relative paths: to the cwd)
+  std::string path = "data/fra-eng/fra.txt";  ///< `source<TAB>target` lines (relative paths: to the cwd)
   std::optional<CorpusFiles> train;           ///< training corpus; null = `path`
   std::optional<CorpusFiles> valid;           ///< validation corpus; null = valid_ratio of the training corpus
   std::optional<CorpusFiles> test;            ///< test corpus; null = test_ratio of the training corpus
@@ -107,8 +107,8 @@ struct DataConfig {
   bool sp_joint = false;                      ///< one SentencePiece model and vocabulary for both languages
   double sp_character_coverage = 1.0;         ///< characters covered by pieces; the rest are spelled as bytes
   double sp_alpha = 0.0;                      ///< subword regularisation while training (sampling α); 0 = off
-  double valid_ratio = 0.0;                   ///< share of English sentences held out for validation
-  double test_ratio = 0.0;                    ///< share of English sentences held out for testing
+  double valid_ratio = 0.0;                   ///< share of source sentences held out for validation
+  double test_ratio = 0.0;                    ///< share of source sentences held out for testing
 };
 
 /// Model type and sizes. Fields that a model type does not use are ignored by it.

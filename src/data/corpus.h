@@ -40,7 +40,7 @@ struct Corpus {
 };
 
 /// d2l.ai section 10.5 `read_data_nmt` + `preprocess_nmt` + `tokenize_nmt` for a text held in memory.
-/// Format: one `English<TAB>French[<TAB>anything...]` pair per line. d2l's fra.txt (fra-eng.zip) has
+/// Format: one `source<TAB>target[<TAB>anything...]` pair per line (fra.txt: English, French). d2l's fra.txt (fra-eng.zip) has
 /// exactly two columns; further columns (e.g. the attribution column of newer manythings.org files)
 /// are ignored. A leading UTF-8 BOM and CRLF line endings are accepted. Each side is preprocessed with
 /// preprocess_nmt and tokenized with tokenize. Lines without a tab, with an empty side, or with

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include "common/io.h"
@@ -50,12 +51,16 @@ void read_state(const std::string& file, LoadedCheckpoint& c) {
 
 std::string resolve_checkpoint_dir(const std::string& path) {
   std::error_code ec;
-  for (const std::string& dir : {path, (fs::path(path) / "best").string()}) {
+  for (const std::string& dir : {path, (fs::path(path) / "best").string(), (fs::path(path) / "latest").string()}) {
     common::recover_directory(dir);
-    if (fs::is_regular_file(fs::path(dir) / "model.pt", ec)) return dir;
+    if (!fs::is_regular_file(fs::path(dir) / "model.pt", ec)) continue;
+    if (fs::path(dir).filename() == "latest")
+      spdlog::warn("[checkpoint] {} has no best/ yet (no validation has run): using {}", path, dir);
+    return dir;
   }
   if (!fs::exists(path, ec)) throw std::runtime_error("checkpoint path not found: " + path);
-  throw std::runtime_error(path + " is neither a checkpoint directory (with model.pt) nor a run directory (with best/model.pt)");
+  throw std::runtime_error(path + " is neither a checkpoint directory (with model.pt) nor a run directory (with "
+                           "best/model.pt or latest/model.pt)");
 }
 
 void load_weights(Seq2SeqModelImpl& model, const std::string& file, const c10::Device& device) {

@@ -24,7 +24,8 @@
 
 namespace nmt::models {
 
-/// Maps a run directory (holding `best/`) to its `best` checkpoint and a checkpoint directory to itself.
+/// Maps a run directory to its `best` checkpoint (to `latest`, with a warning, before the first validation has
+/// written `best/`) and a checkpoint directory to itself.
 /// When a kill interrupted a checkpoint swap, the surviving `DIR.old` is renamed back first
 /// (common::recover_directory). Throws std::runtime_error naming the path when neither holds a model.pt.
 std::string resolve_checkpoint_dir(const std::string& path);

@@ -60,7 +60,7 @@ const OwnRun& own_run() {
   if (r.dir) return r;
   auto dir = std::make_unique<nmt::test::TempDir>("own_corpus_cli");
   std::mt19937 rng(23);
-  write_pair_files(copy_pairs(rng, 400), *dir / "train.fr", *dir / "train.en");
+  write_pair_files(copy_pairs(rng, 800), *dir / "train.fr", *dir / "train.en");
   {
     std::ofstream valid(*dir / "valid.tsv");
     for (const auto& [fr, en] : copy_pairs(rng, 24)) valid << fr << "\t" << en << "\n";

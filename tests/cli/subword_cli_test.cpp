@@ -48,7 +48,7 @@ fs::path subword_run() {
   if (dir) return *dir / "run";
   auto fresh = std::make_unique<nmt::test::TempDir>("subword_cli");
   const fs::path corpus = *fresh / "copy_fra.txt", config = *fresh / "config.json", run = *fresh / "run";
-  write_copy_corpus(corpus, 400);
+  write_copy_corpus(corpus, 800);
   std::ofstream(config) << R"({"data": {"path": ")" << corpus.string() << R"(", "num_examples": null,
       "num_steps": 40, "valid_ratio": 0.05, "tokenizer": "sentencepiece", "sp_vocab_size": 320, "sp_joint": true},
     "model": {"type": "transformer", "num_hiddens": 64, "num_layers": 2, "num_heads": 4, "ffn_num_hiddens": 128,

@@ -285,6 +285,24 @@ TEST_CASE("eval scores the run's test split and writes a report", "[cli]") {
   }
 }
 
+TEST_CASE("a run directory without best/ (stopped before its first validation) translates with latest/", "[cli]") {
+  const nmt::test::TempDir tmp("cli_no_best");
+  const fs::path run = tmp / "run";
+  fs::copy(trained_run("seq2seq_attention"), run, fs::copy_options::recursive);
+  const Result with_best = sh(std::string(NMT_BINARY) + " translate --checkpoint " + run.string() + " \"go .\" 2>&1");
+  REQUIRE(with_best.code == 0);
+  CHECK_THAT(with_best.out, !Catch::Contains("no best/"));
+  fs::remove_all(run / "best");
+  const Result r = sh(std::string(NMT_BINARY) + " translate --checkpoint " + run.string() + " \"go .\" 2>&1");
+  INFO(r.out);
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("has no best/ yet") && Catch::Contains((run / "latest").string()));
+  fs::remove_all(run / "latest");
+  const Result none = sh(std::string(NMT_BINARY) + " translate --checkpoint " + run.string() + " \"go .\" 2>&1");
+  CHECK(none.code == 1);
+  CHECK_THAT(none.out, Catch::Contains("best/model.pt or latest/model.pt"));
+}
+
 TEST_CASE("the reference BLEU of the eval test agrees with known values", "[cli]") {
   // sacreBLEU: corpus_bleu(["the cat sat on the mat"], [["the cat sat on the mat"]]).score == 100.
   CHECK_THAT(reference_corpus_bleu({"the cat sat on the mat"}, {"the cat sat on the mat"}),
