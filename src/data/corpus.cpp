@@ -195,7 +195,7 @@ Corpus parse_parallel(std::string_view source, std::string_view target, const st
   CorpusBuilder builder(num_examples, options, n_source, name);
   if (n_source != n_target) {
     throw std::runtime_error("parallel files are misaligned: " + source_name + " has " + std::to_string(n_source) +
-                                " lines but " + target_name + " has " + std::to_string(n_target));
+                             " lines but " + target_name + " has " + std::to_string(n_target));
   }
   if (source.empty()) throw std::invalid_argument("corpus " + name + " is empty");
   LineReader src_lines(source), tgt_lines(target);

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/io.h"
+#include "support/random_word.h"
 #include "support/shell.h"
 #include "support/temp_dir.h"
 
@@ -20,14 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// A random lower-case word (letters) or number (digits) of 3 to 9 characters.
-std::string random_word(std::mt19937& rng, bool digits) {
-  const std::string letters = digits ? "0123456789" : "abcdefghijklmnopqrstuvwxyz";
-  std::uniform_int_distribution<int> len(3, 9), pick(0, static_cast<int>(letters.size()) - 1);
-  std::string w;
-  for (int i = len(rng); i > 0; --i) w += letters[static_cast<std::size_t>(pick(rng))];
-  return w;
-}
+using nmt::test::random_word;
 
 /// `n` cased pairs "NAME a acheté un W pour N euros." / "NAME bought a W for N euros." (random W and N, NAME one of
 /// Tom, Mary, Ken), French sources and English targets.

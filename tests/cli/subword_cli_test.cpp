@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/io.h"
+#include "support/random_word.h"
 #include "support/shell.h"
 #include "support/temp_dir.h"
 
@@ -21,14 +22,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// A random lower-case word or number of 3 to 9 characters.
-std::string random_word(std::mt19937& rng, bool digits) {
-  const std::string letters = digits ? "0123456789" : "abcdefghijklmnopqrstuvwxyz";
-  std::uniform_int_distribution<int> len(3, 9), pick(0, static_cast<int>(letters.size()) - 1);
-  std::string w;
-  for (int i = len(rng); i > 0; --i) w += letters[static_cast<std::size_t>(pick(rng))];
-  return w;
-}
+using nmt::test::random_word;
 
 /// A copy task in the corpus format: "Tom bought a W for N euros." -> "Tom a acheté un W pour N euros." with
 /// random W and N, so that the model can only translate them by copying their pieces.
