@@ -43,8 +43,8 @@ sources_of() {
   case "$1" in
     config) echo "src/common/config.cpp" ;;
     preprocess) echo "src/data/preprocess.cpp" ;;
-    corpus) echo "src/data/corpus.cpp src/data/preprocess.cpp src/data/vocab.cpp" ;;
-    bleu) echo "src/metrics/bleu.cpp" ;;
+    corpus) echo "src/data/corpus.cpp src/data/preprocess.cpp src/data/vocab.cpp src/common/io.cpp" ;;
+    bleu) echo "src/metrics/bleu.cpp src/metrics/text.cpp" ;;
     *) echo "unknown fuzz target: $1 (config, preprocess, corpus, bleu)" >&2; return 1 ;;
   esac
 }
