@@ -43,9 +43,52 @@
 #              NMT_BENCH_SIZES=book NMT_BENCH_NUM_EXAMPLES=5000 scripts/bench.sh
 # Decoding only (greedy against beam 4, no Python): NMT_BENCH_REFERENCE=0 NMT_BENCH_SIZES=large \
 #              NMT_BENCH_BATCHES=5 NMT_BENCH_WARMUP=2 NMT_BENCH_DECODE=1000 NMT_BENCH_DECODE1=200 scripts/bench.sh
+#
+# Data-parallel scaling instead (issue #17):   scripts/bench.sh nproc
+#   trains configs/transformer.json (validating every 200 steps on 100 sentences) with `nmt train --nproc 2` (one
+#   core and one OpenBLAS thread per rank, batch_size per rank) and with one process (two OpenBLAS threads),
+#   alternating, NMT_BENCH_ROUNDS [2] rounds of NMT_BENCH_MINUTES [3] minutes each, and prints training tokens/s
+#   (validation excluded) of each run, the ratio of each round, and the all-reduce seconds per step.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${NMT_BUILD_DIR:-$root/build}"
+
+if [ "${1:-}" = "nproc" ]; then
+  rounds="${NMT_BENCH_ROUNDS:-2}"
+  minutes="${NMT_BENCH_MINUTES:-3}"
+  [ -f "$root/data/fra-eng/fra.txt" ] || { echo "[bench] data/fra-eng/fra.txt is missing; run scripts/get_data.sh" >&2; exit 1; }
+  "$root/scripts/build.sh" >&2
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' EXIT
+  python3 - "$root/configs/transformer.json" "$work/bench.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["train"].update({"valid_every_steps": 200, "valid_bleu_sentences": 100, "device": "cpu"})
+json.dump(c, open(sys.argv[2], "w"))
+PY
+  cd "$root"
+  summary() {  # tokens/s over the run's timing lines, and the mean all-reduce seconds per step
+    python3 - "$1" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+secs = sum(l["train_seconds"] for l in lines)
+toks = sum(l["tokens_per_second"] * l["train_seconds"] for l in lines)
+ar = [l["allreduce_seconds_per_step"] for l in lines if "allreduce_seconds_per_step" in l]
+print(f"{toks / secs:.0f} {1000 * sum(ar) / len(ar):.1f}" if ar else f"{toks / secs:.0f} -")
+PY
+  }
+  echo "| round | --nproc 2 tok/s | 1 process tok/s | ratio | all-reduce ms/step (2 ranks) |"
+  echo "|---|---|---|---|---|"
+  for r in $(seq 1 "$rounds"); do
+    "$build/nmt" train --config "$work/bench.json" --output "$work/two$r" --max-minutes "$minutes" --nproc 2 2>"$work/two$r.log"
+    OPENBLAS_NUM_THREADS=2 "$build/nmt" train --config "$work/bench.json" --output "$work/one$r" --max-minutes "$minutes" \
+      2>"$work/one$r.log"
+    read -r two ar <<<"$(summary "$work/two$r/timing.jsonl")"
+    read -r one _ <<<"$(summary "$work/one$r/timing.jsonl")"
+    echo "| $r | $two | $one | $(python3 -c "print(f'{$two / $one:.2f}')") | $ar |"
+  done
+  exit 0
+fi
 batches="${NMT_BENCH_BATCHES:-30}"
 warmup="${NMT_BENCH_WARMUP:-3}"
 sizes="${NMT_BENCH_SIZES:-book,large}"

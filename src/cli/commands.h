@@ -19,6 +19,10 @@ struct TrainArgs {
   bool overwrite = false;
   std::optional<int64_t> epochs;
   std::optional<double> max_minutes;
+  int64_t nproc = 1;                      ///< --nproc: worker processes to start on this machine
+  std::optional<std::string> dist_url;    ///< --dist-url tcp://HOST:PORT | file:///PATH
+  std::optional<int64_t> rank;            ///< --rank
+  std::optional<int64_t> world_size;      ///< --world-size
 };
 /// Registers train's options on `app`, filling `args` when it parses. Never throws.
 void setup_train(CLI::App& app, TrainArgs& args);

@@ -171,6 +171,8 @@ const std::vector<Field<TrainConfig>>& train_fields() {
       {"seed", &T::seed, {}, "seeds the split, shuffles, initialisation and dropout"},
       {"device", &T::device, one_of(kDeviceForms, is_device_name), "where to train"},
       {"num_threads", &T::num_threads, at_least(0), "LibTorch intra-op threads (OpenBLAS runs its own); 0 = LibTorch's default"},
+      {"dist_timeout_s", &T::dist_timeout_s, above(0),
+       "distributed runs: seconds a rank waits for its peers (rendezvous, each step, rank 0's validation)"},
   };
   return fields;
 }

@@ -142,6 +142,7 @@ struct TrainConfig {
   std::string device = std::string(kDeviceAuto);  ///< "auto" | "cpu" | "cuda" | "cuda:N" (parse_device_name)
   int64_t num_threads = 1;               ///< LibTorch intra-op threads (OpenBLAS runs its own); 0 = LibTorch's default
   int64_t valid_beam_size = 1;           ///< beam size of the validation BLEU decoding; 1 = greedy
+  double dist_timeout_s = 600;           ///< distributed runs: rendezvous and collective timeout (s)
 };
 
 /// `decode.length_penalty`: hypotheses are ranked by their log-probability (decoding::parse_length_penalty).

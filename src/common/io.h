@@ -49,4 +49,18 @@ bool recover_directory(const std::string& dir);
 /// while no other thread writes files.
 void set_io_trace(std::function<void(const std::string& step)> hook);
 
+/// A new private directory (mode 0700, mkdtemp(3)) under $TMPDIR or /tmp, named PREFIX-XXXXXX; removed with
+/// its contents when the object is destroyed. Throws std::runtime_error naming the path when it cannot be made.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix);
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
 }  // namespace nmt::common

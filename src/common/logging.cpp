@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <string>
+
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -12,6 +14,13 @@ void setup_logging(bool verbose) {
   logger->set_pattern("%H:%M:%S %^%l%$ %v");
   logger->set_level(verbose ? spdlog::level::debug : spdlog::level::info);
   spdlog::set_default_logger(logger);
+}
+
+void set_log_rank(long long rank) {
+  if (rank < 1) return;
+  auto logger = spdlog::default_logger();
+  logger->set_pattern("%H:%M:%S [rank " + std::to_string(rank) + "] %^%l%$ %v");
+  if (logger->level() < spdlog::level::warn) logger->set_level(spdlog::level::warn);
 }
 
 bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }

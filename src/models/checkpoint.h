@@ -9,6 +9,7 @@
 //   DIR/src_spm.model  DIR/tgt_spm.model   the SentencePiece models of a subword run (data.tokenizer)
 //   DIR/state.json     training progress (epoch, step, ...), informational for inference
 //   DIR/optimizer.pt   DIR/rng.pt          optimiser and CPU generator state (training only)
+//   DIR/rng_rank{R}.pt                     CPU generator state of rank R >= 1 of a distributed run
 //
 // A run directory holds the checkpoints `latest/` and `best/`.
 

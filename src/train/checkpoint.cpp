@@ -29,7 +29,8 @@ json TrainingState::to_json() const {
           {"partial_loss_sum", partial_loss_sum},
           {"partial_tokens", partial_tokens},
           {"window_loss_sums", window_loss_sums},
-          {"window_tokens", window_tokens}};
+          {"window_tokens", window_tokens},
+          {"world_size", world_size}};
 }
 
 TrainingState TrainingState::from_json(const json& j, const std::string& source) {
@@ -45,6 +46,7 @@ TrainingState TrainingState::from_json(const json& j, const std::string& source)
     s.partial_loss_sum = j.value("partial_loss_sum", 0.0);
     s.partial_tokens = j.value("partial_tokens", 0.0);
     s.best_step = j.value("best_step", int64_t{0});
+    s.world_size = j.value("world_size", int64_t{1});
     if (j.contains("window_loss_sums")) s.window_loss_sums = j.at("window_loss_sums").get<std::vector<double>>();
     if (j.contains("window_tokens")) s.window_tokens = j.at("window_tokens").get<std::vector<double>>();
     if (s.window_loss_sums.size() != s.window_tokens.size())
@@ -58,7 +60,7 @@ TrainingState TrainingState::from_json(const json& j, const std::string& source)
 void save_checkpoint(const std::string& dir, models::Seq2SeqModelImpl& model, torch::optim::Optimizer* optimizer,
                      const TrainingState& state, const common::Config& config, const data::Vocab& src_vocab,
                      const data::Vocab& tgt_vocab, const data::Tokenizer& src_tokenizer,
-                     const data::Tokenizer& tgt_tokenizer) {
+                     const data::Tokenizer& tgt_tokenizer, const std::vector<torch::Tensor>& rank_rng_states) {
   const bool subword = config.data.tokenizer == common::kTokenizerSentencePiece;
   if (subword && !(src_tokenizer.is_subword() && tgt_tokenizer.is_subword()))
     throw std::invalid_argument("save_checkpoint: a sentencepiece run's checkpoint needs both subword models");
@@ -79,6 +81,8 @@ void save_checkpoint(const std::string& dir, models::Seq2SeqModelImpl& model, to
       rng = gen.get_state();
     }
     torch::save(rng, staged + "/rng.pt");
+    for (std::size_t i = 0; i < rank_rng_states.size(); ++i)
+      torch::save(rank_rng_states[i], staged + "/rng_rank" + std::to_string(i + 1) + ".pt");
   } catch (const c10::Error& e) {
     throw std::runtime_error("cannot write checkpoint " + staged + ": " + error_text(e));
   }

@@ -32,6 +32,7 @@ struct TrainingState {
   /// Σ training objective (nats) and target tokens of each of the last steps (oldest first, at most the
   /// smoothing window of the curves), so that a resumed run smooths as an uninterrupted one.
   std::vector<double> window_loss_sums, window_tokens;
+  int64_t world_size = 1;      ///< processes that trained the run (a resumed run must use as many)
   nlohmann::json to_json() const;
   /// Throws std::runtime_error (a data error: exit 1) naming `source` and the key when a field is missing or mistyped.
   static TrainingState from_json(const nlohmann::json& json, const std::string& source);
@@ -40,13 +41,15 @@ struct TrainingState {
 /// Writes a checkpoint to `dir` (layout in models/checkpoint.h) atomically and durably: it is built in
 /// `dir.tmp`, every file and the directory are fsynced, and only then is it swapped in with
 /// common::replace_directory, so a crash leaves the previous or the new checkpoint, complete.
-/// `optimizer` may be null (weights only). The tokenizers' subword models are written when config.data.tokenizer
+/// `optimizer` may be null (weights only). `rank_rng_states[i]` (a distributed run's other ranks) is written as
+/// rng_rank{i+1}.pt beside rng.pt (rank 0's). The tokenizers' subword models are written when config.data.tokenizer
 /// is "sentencepiece" (std::invalid_argument if they are word level then). Throws std::runtime_error naming the
 /// path on I/O failure.
 void save_checkpoint(const std::string& dir, models::Seq2SeqModelImpl& model, torch::optim::Optimizer* optimizer,
                      const TrainingState& state, const common::Config& config, const data::Vocab& src_vocab,
                      const data::Vocab& tgt_vocab, const data::Tokenizer& src_tokenizer = {},
-                     const data::Tokenizer& tgt_tokenizer = {});
+                     const data::Tokenizer& tgt_tokenizer = {},
+                     const std::vector<torch::Tensor>& rank_rng_states = {});
 
 /// Restores the optimiser state and the CPU random generator from checkpoint `dir` (for --resume).
 /// Throws std::runtime_error naming the file when it is missing or unreadable.

@@ -6,8 +6,11 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <cstring>
 #include <sstream>
+#include <thread>
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
@@ -28,6 +31,7 @@
 #include "ops/dispatch.h"
 #include "train/loss.h"
 #include "train/lr_schedule.h"
+#include "train/distributed.h"
 #include "train/optimizer.h"
 
 namespace nmt::train {
@@ -43,6 +47,14 @@ TrainingInterrupted::TrainingInterrupted(int signal_number)
 namespace {
 
 std::atomic<int> g_signal{0};
+
+// Store keys of the set-up rank 0 hands to the other ranks.
+constexpr const char* kSetupReady = "nmt/setup/ready";
+constexpr const char* kSetupError = "nmt/setup/error";
+constexpr const char* kSetupFiles = "nmt/setup/files";
+constexpr const char* kSetupResume = "nmt/setup/resume";
+const std::string kSetupFilePrefix = "nmt/setup/file/";
+const std::string kSetupRngPrefix = "nmt/setup/rng/";
 
 extern "C" void record_signal(int signal_number) { g_signal = signal_number; }
 
@@ -143,6 +155,14 @@ std::vector<json> read_lines_up_to(const std::string& path, int64_t up_to_step) 
   return lines;
 }
 
+/// Rank `rank`'s contiguous share of a global batch `index` ([n] row indices) split between `world` ranks: sizes
+/// n / world, the first n % world ranks one more. May be empty.
+torch::Tensor rank_share(const torch::Tensor& index, int64_t rank, int64_t world) {
+  const int64_t n = index.numel(), base = n / world, extra = n % world;
+  const int64_t start = rank * base + std::min(rank, extra);
+  return index.narrow(0, start, base + (rank < extra ? 1 : 0));
+}
+
 std::vector<int64_t> all_indices(std::size_t n) {
   std::vector<int64_t> indices(n);
   for (std::size_t i = 0; i < n; ++i) indices[i] = static_cast<int64_t>(i);
@@ -174,6 +194,8 @@ struct RunClock {
   double invocation_seconds = 0;   ///< training seconds of this invocation before segment_start
   double report_seconds = 0;       ///< training seconds since the last metrics line, before segment_start
   double report_tokens = 0;        ///< target tokens trained since the last metrics line (this invocation)
+  double report_allreduce_seconds = 0;  ///< distributed: seconds in the gradient all-reduce since the last line
+  int64_t report_steps = 0;        ///< steps since the last metrics line
   int threads = 0;                 ///< LibTorch intra-op threads
   common::BlasInfo blas;           ///< BLAS kernels in use
   std::vector<json> metrics, timing;  ///< every line of metrics.jsonl and timing.jsonl
@@ -191,27 +213,88 @@ struct RunClock {
 
 Trainer::Trainer(common::Config config, TrainOptions options)
     : config_(std::move(config)), options_(std::move(options)), device_(torch::kCPU), clock_(std::make_unique<RunClock>()) {
-  prepare_run_dir();
-  const auto& tc = config_.train;
-  device_ = common::resolve_device(tc.device);
-  clock_->threads = common::set_num_threads(tc.num_threads);
-  clock_->blas = common::blas_info();
-  spdlog::info("[train] device {}, LibTorch threads {}, {}, fused kernels {} ({})", device_.str(), clock_->threads,
-               clock_->blas.describe(), ops::fused_enabled() ? "on" : "off (NMT_FUSED=0)",
-               kernels::isa_name(kernels::active_isa()));
-  torch::manual_seed(tc.seed);
+  group_ = options_.group != nullptr && options_.group->world_size() > 1 ? options_.group : nullptr;
+  // A non-lead rank takes the resolved config and the vocabularies from rank 0 (its machine may not hold the run
+  // directory) through a private directory that lives as long as the constructor.
+  std::optional<common::TempDir> setup;
+  if (lead()) {
+    try {
+      prepare_run_dir();
+    } catch (const std::exception& e) {
+      if (group_) publish_setup(e.what());
+      throw;
+    }
+  } else {
+    setup.emplace("nmt-rank" + std::to_string(group_->rank()));
+    receive_setup(setup->path());
+    config_ = common::load_config(setup->path() + "/config.json");
+  }
+  try {
+    const auto& tc = config_.train;
+    device_ = common::resolve_device(tc.device);
+    if (group_ && !device_.is_cpu())
+      throw std::invalid_argument("distributed training runs on the CPU (Gloo); set train.device to \"cpu\"");
+    int64_t threads = tc.num_threads;
+    if (group_) {  // the ranks on a machine share its cores
+      const int64_t share = std::max<int64_t>(1, available_cores() / std::max<int64_t>(1, group_->local_world_size()));
+      threads = threads > 0 ? std::min(threads, share) : share;
+    }
+    clock_->threads = common::set_num_threads(threads);
+    clock_->blas = common::blas_info();
+    spdlog::info("[train] device {}, LibTorch threads {}, {}, fused kernels {} ({})", device_.str(), clock_->threads,
+                 clock_->blas.describe(), ops::fused_enabled() ? "on" : "off (NMT_FUSED=0)",
+                 kernels::isa_name(kernels::active_isa()));
+    if (group_)
+      spdlog::info("[dist] {} ranks, rendezvous {}; every rank: {} LibTorch thread(s), {} OpenBLAS thread(s)",
+                   group_->world_size(), group_->url(), clock_->threads, clock_->blas.openblas_threads);
+    torch::manual_seed(tc.seed);
+    load_data(setup ? setup->path() : options_.output_dir);
 
-  // Data: the split depends on the seed only; the vocabularies are built on the training split (or reloaded).
+    bos_ = data_->tgt_vocab.bos();
+    model_ = models::make_model(config_.model, data_->src_vocab.size(), data_->tgt_vocab.size());
+    model_->to(device_);
+    optimizer_ = std::make_unique<FusedAdam>(model_->parameters(), torch::optim::AdamOptions(tc.lr));
+    spdlog::info("[train] model {}: {} parameters", config_.model.type, models::count_parameters(*model_));
+    if (group_ && !lead()) {
+      // Ranks >= 1 draw their own dropout masks: a stream of their own, or the one their checkpoint saved.
+      torch::manual_seed(tc.seed + 0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(group_->rank()));
+      if (options_.resume) {
+        load_training_state(setup->path(), *optimizer_);
+        state_ = TrainingState::from_json(json::parse(common::read_text(setup->path() + "/state.json")),
+                                          "rank 0's state.json");
+      }
+    } else if (options_.resume) {
+      restore();
+    }
+    if (group_) {
+      if (lead()) publish_setup("");
+      reducer_ = std::make_unique<GradientReducer>(model_->parameters());
+      broadcast_parameters();
+      spdlog::info("[dist] parameters broadcast from rank 0; gradients all-reduced in {} bucket(s)",
+                   reducer_->num_buckets());
+    }
+  } catch (const std::exception& e) {
+    if (group_ && lead() && !group_->store_has(kSetupReady)) publish_setup(e.what());
+    throw;
+  }
+}
+
+void Trainer::load_data(const std::string& vocab_dir) {
+  // The split depends on the seed only; the vocabularies are built on the training split (or reloaded from
+  // `vocab_dir`: the run directory on resume, rank 0's set-up files on the other ranks).
   const std::string& run_dir = options_.output_dir;
   const auto& dc = config_.data;
+  const auto& tc = config_.train;
+  const bool writer = lead();
   const data::TextOptions text = data::text_options(dc);
   const common::CorpusFiles train_files = dc.train ? *dc.train : common::CorpusFiles{dc.path, "", ""};
   const data::Corpus corpus = data::read_corpus(train_files, dc.num_examples, text);
   const data::Split split =
       data::split_by_source(corpus.pairs, dc.valid ? 0.0 : dc.valid_ratio, dc.test ? 0.0 : dc.test_ratio, tc.seed);
   if (split.train.empty()) throw std::invalid_argument(train_files.describe() + ": the training split is empty");
-  const HeldOut valid = held_out(dc.valid, corpus, split.valid, text);
-  const HeldOut test = held_out(dc.test, corpus, split.test, text);
+  // Only the lead validates and writes the held-out files.
+  const HeldOut valid = writer ? held_out(dc.valid, corpus, split.valid, text) : HeldOut{};
+  const HeldOut test = writer ? held_out(dc.test, corpus, split.test, text) : HeldOut{};
   spdlog::info("[data] {}-{}: {}: {} pairs -> train {} / valid {}{} / test {}{} (lowercase {}, d2l punctuation {})",
                dc.src_lang, dc.tgt_lang, train_files.describe(), corpus.pairs.size(), split.train.size(),
                valid.pairs.size(), dc.valid ? " (" + dc.valid->describe() + ")" : std::string(), test.pairs.size(),
@@ -219,11 +302,11 @@ Trainer::Trainer(common::Config config, TrainOptions options)
   data_ = std::make_unique<RunData>();
   RunData& d = *data_;
   const bool subword = dc.tokenizer == common::kTokenizerSentencePiece;
-  if (options_.resume) {
-    d.src_vocab = data::Vocab::load(run_dir + "/src_vocab.txt");
-    d.tgt_vocab = data::Vocab::load(run_dir + "/tgt_vocab.txt");
-    d.src_tokenizer = data::Tokenizer::load(run_dir, "src", dc.tokenizer);
-    d.tgt_tokenizer = data::Tokenizer::load(run_dir, "tgt", dc.tokenizer);
+  if (options_.resume || !writer) {
+    d.src_vocab = data::Vocab::load(vocab_dir + "/src_vocab.txt");
+    d.tgt_vocab = data::Vocab::load(vocab_dir + "/tgt_vocab.txt");
+    d.src_tokenizer = data::Tokenizer::load(vocab_dir, "src", dc.tokenizer);
+    d.tgt_tokenizer = data::Tokenizer::load(vocab_dir, "tgt", dc.tokenizer);
   } else {
     std::vector<std::vector<std::string>> src_sentences, tgt_sentences;
     for (int64_t i : split.train) {
@@ -268,13 +351,6 @@ Trainer::Trainer(common::Config config, TrainOptions options)
     d.bleu_sources.push_back(pair.source);
     d.bleu_references.push_back(data::join_tokens(pair.target));
   }
-
-  bos_ = d.tgt_vocab.bos();
-  model_ = models::make_model(config_.model, d.src_vocab.size(), d.tgt_vocab.size());
-  model_->to(device_);
-  optimizer_ = std::make_unique<FusedAdam>(model_->parameters(), torch::optim::AdamOptions(tc.lr));
-  spdlog::info("[train] model {}: {} parameters", config_.model.type, models::count_parameters(*model_));
-  if (options_.resume) restore();
 }
 
 Trainer::Trainer(const common::Config& config, models::Seq2SeqModel model, int64_t bos)
@@ -327,11 +403,118 @@ void Trainer::restore() {
   const json state = json::parse(common::read_text(state_file), nullptr, /*allow_exceptions=*/false);
   if (state.is_discarded()) throw std::runtime_error(state_file + ": malformed JSON (corrupted checkpoint)");
   state_ = TrainingState::from_json(state, state_file);
+  const int64_t world = group_ ? group_->world_size() : 1;
+  if (state_.world_size != world)
+    throw std::invalid_argument("--resume: " + run_dir + " was trained by " + std::to_string(state_.world_size) +
+                                " process(es); resume it with the same number (--nproc " +
+                                std::to_string(state_.world_size) + "), not " + std::to_string(world));
   clock_->metrics = read_lines_up_to(run_dir + "/metrics.jsonl", state_.step);
   clock_->timing = read_lines_up_to(run_dir + "/timing.jsonl", state_.step);
   spdlog::info("[train] resuming {} after epoch {}{} (step {})", run_dir, state_.epoch,
                state_.batches_done ? " and " + std::to_string(state_.batches_done) + " batches" : std::string(),
                state_.step);
+}
+
+bool Trainer::lead() const { return group_ == nullptr || group_->rank() == 0; }
+
+void Trainer::publish_setup(const std::string& error) {
+  if (!error.empty()) {
+    group_->store_set(kSetupError, error);
+    return;
+  }
+  const std::string& run_dir = options_.output_dir;
+  std::vector<std::pair<std::string, std::string>> files{{"config.json", config_.to_json().dump(2) + "\n"}};
+  for (const char* name : {"src_vocab.txt", "tgt_vocab.txt"}) files.emplace_back(name, common::read_text(run_dir + "/" + name));
+  if (config_.data.tokenizer == common::kTokenizerSentencePiece)
+    for (const char* side : {"src", "tgt"}) {
+      const std::string name = data::Tokenizer::model_file(side);
+      files.emplace_back(name, common::read_text(run_dir + "/" + name));
+    }
+  if (options_.resume) {
+    for (const char* name : {"state.json", "optimizer.pt"})
+      files.emplace_back(name, common::read_text(run_dir + "/latest/" + name));
+    for (int64_t r = 1; r < group_->world_size(); ++r) {
+      const std::string rng = run_dir + "/latest/rng_rank" + std::to_string(r) + ".pt";
+      if (!fs::is_regular_file(rng)) throw std::runtime_error("cannot resume: " + rng + " is missing");
+      group_->store_set(kSetupRngPrefix + std::to_string(r), common::read_text(rng));
+    }
+  }
+  std::string names;
+  for (const auto& [name, bytes] : files) {
+    group_->store_set(kSetupFilePrefix + name, bytes);
+    names += name + "\n";
+  }
+  group_->store_set(kSetupFiles, names);
+  group_->store_set(kSetupResume, options_.resume ? "1" : "0");
+  group_->store_set(kSetupReady, "1");
+}
+
+void Trainer::receive_setup(const std::string& dir) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(group_->timeout_s() * 1000));
+  while (!group_->store_has(kSetupReady)) {
+    if (group_->store_has(kSetupError))
+      throw std::runtime_error("[dist] rank 0 could not set up the run: " + group_->store_get(kSetupError));
+    if (Clock::now() > deadline)
+      throw std::runtime_error("[dist] rank " + std::to_string(group_->rank()) + ": rank 0 did not publish the run's "
+                               "set-up within train.dist_timeout_s (" +
+                               std::to_string(static_cast<int64_t>(group_->timeout_s())) + " s)");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::istringstream names(group_->store_get(kSetupFiles));
+  for (std::string name; std::getline(names, name);)
+    if (!name.empty()) common::write_text_atomic(dir + "/" + name, group_->store_get(kSetupFilePrefix + name));
+  options_.resume = group_->store_get(kSetupResume) == "1";
+  if (options_.resume)
+    common::write_text_atomic(dir + "/rng.pt", group_->store_get(kSetupRngPrefix + std::to_string(group_->rank())));
+}
+
+void Trainer::broadcast_parameters() {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> flat;
+  for (const auto& p : model_->parameters()) flat.push_back(p.detach().reshape({-1}));
+  auto all = torch::cat(flat);
+  group_->broadcast(all, 0);
+  int64_t offset = 0;
+  for (auto& p : model_->parameters()) {
+    p.detach().copy_(all.narrow(0, offset, p.numel()).view(p.sizes()));
+    offset += p.numel();
+  }
+}
+
+uint64_t Trainer::sync_ranks() {
+  torch::Tensor rng;
+  {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    rng = gen.get_state();
+  }
+  auto states = group_->allgather(rng.contiguous());
+  rank_rng_states_.assign(states.begin() + 1, states.end());
+
+  std::vector<torch::Tensor> tensors;
+  for (const auto& p : model_->parameters()) {
+    tensors.push_back(p.detach().contiguous());
+    const auto it = optimizer_->state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+    if (it == optimizer_->state().end()) continue;
+    const auto& st = static_cast<const torch::optim::AdamParamState&>(*it->second);
+    tensors.push_back(st.exp_avg().contiguous());
+    tensors.push_back(st.exp_avg_sq().contiguous());
+    tensors.push_back(torch::full({1}, st.step(), torch::kLong));
+  }
+  const uint64_t mine = tensors_hash(tensors);
+  int64_t as_signed;
+  std::memcpy(&as_signed, &mine, sizeof as_signed);
+  const auto hashes = group_->allgather(torch::full({1}, as_signed, torch::kLong));
+  for (int64_t r = 1; r < group_->world_size(); ++r)
+    if (hashes[static_cast<std::size_t>(r)].item<int64_t>() != hashes[0].item<int64_t>()) {
+      char text[64];
+      std::snprintf(text, sizeof text, "%016llx vs %016llx", static_cast<unsigned long long>(hashes[static_cast<std::size_t>(r)].item<int64_t>()),
+                    static_cast<unsigned long long>(hashes[0].item<int64_t>()));
+      throw std::runtime_error("[dist] at step " + std::to_string(state_.step) + " the parameters and optimizer state of "
+                               "rank " + std::to_string(r) + " differ from rank 0's (hash " + text +
+                               "): the ranks have diverged (different builds or thread counts?)");
+    }
+  return mine;
 }
 
 StepResult Trainer::train_step(const data::Batch& b, StepTimes* times) {
@@ -342,6 +525,7 @@ StepResult Trainer::train_step(const data::Batch& b, StepTimes* times) {
   for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
   for (auto& group : optimizer_->param_groups())  // cheaper than zero-filling every gradient
     for (auto& p : group.params()) p.mutable_grad().reset();
+  if (group_) return distributed_step(b, lr, times);
   if (times) t0 = Clock::now();
   auto features = model_->forward_features(b.src, b.src_valid_len, teacher_forcing_input(b.tgt, bos_));
   if (times) t1 = Clock::now();
@@ -366,7 +550,54 @@ StepResult Trainer::train_step(const data::Batch& b, StepTimes* times) {
     times->forward += s(t0, t1), times->loss += s(t1, t2), times->backward += s(t2, t3), times->clip += s(t3, t4);
     times->adam += s(t4, t5);
   }
-  return {l.sum.detach(), l.num_tokens, loss_sum, lr, state_.step};
+  StepResult r;
+  r.loss_sum = l.sum.detach(), r.tokens = l.num_tokens, r.loss_sum_value = loss_sum, r.lr = lr, r.step = state_.step;
+  return r;
+}
+
+StepResult Trainer::distributed_step(const data::Batch& b, double lr, StepTimes* times) {
+  const auto& tc = config_.train;
+  auto s = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
+  const auto t0 = Clock::now();
+  double local_loss = 0, local_tokens = 0;
+  Clock::time_point t1 = t0, t2 = t0;
+  if (b.size() > 0) {  // the last global batch of an epoch may leave a rank without rows
+    auto features = model_->forward_features(b.src, b.src_valid_len, teacher_forcing_input(b.tgt, bos_));
+    t1 = Clock::now();
+    const MaskedLoss l = masked_cross_entropy(*model_, features, b.tgt, b.tgt_valid_len, tc.label_smoothing);
+    local_loss = l.sum.item<double>();
+    local_tokens = l.num_tokens.item<double>();
+    t2 = Clock::now();
+    if (std::isfinite(local_loss)) l.sum.backward();  // summed, not averaged: divided by all ranks' tokens below
+  }
+  const auto t3 = Clock::now();
+  const std::vector<double> sums = reducer_->reduce(
+      *group_, {local_tokens, local_loss, g_signal.load() != 0 ? 1.0 : 0.0, time_request_ ? 1.0 : 0.0});
+  const double tokens = sums[0], loss_sum = sums[1];
+  if (!std::isfinite(loss_sum))
+    throw std::runtime_error("training diverged: the loss is not finite in epoch " + std::to_string(state_.epoch + 1) +
+                             ", step " + std::to_string(state_.step) + " (summed over " +
+                             std::to_string(group_->world_size()) + " ranks); the weights were not updated with it" +
+                             (options_.output_dir.empty() ? std::string()
+                                                          : ", and the last good checkpoint is " + options_.output_dir +
+                                                                "/latest") +
+                             " (try a lower train.lr)");
+  reducer_->scale_into_grads(1.0 / std::max(1.0, tokens));
+  const auto t5 = Clock::now();
+  if (tc.grad_clip > 0) optimizer_->clip_grad_norm(tc.grad_clip);
+  const auto t6 = Clock::now();
+  optimizer_->step();
+  if (times) {
+    const auto t7 = Clock::now();
+    times->forward += s(t0, t1), times->loss += s(t1, t2), times->backward += s(t2, t3);
+    times->allreduce += s(t3, t5), times->clip += s(t5, t6), times->adam += s(t6, t7);
+  }
+  StepResult r;
+  r.loss_sum = torch::full({}, loss_sum, torch::kFloat);
+  r.tokens = torch::full({}, tokens, torch::kFloat);
+  r.loss_sum_value = loss_sum, r.tokens_value = tokens, r.lr = lr, r.step = state_.step;
+  r.stop_signal = sums[2] > 0, r.stop_time = sums[3] > 0;
+  return r;
 }
 
 std::optional<Validation> Trainer::validate() {
@@ -408,8 +639,9 @@ std::optional<Validation> Trainer::validate() {
 }
 
 void Trainer::save(const std::string& dir) {
+  state_.world_size = group_ ? group_->world_size() : 1;
   save_checkpoint(dir, *model_, optimizer_.get(), state_, config_, data_->src_vocab, data_->tgt_vocab,
-                  data_->src_tokenizer, data_->tgt_tokenizer);
+                  data_->src_tokenizer, data_->tgt_tokenizer, rank_rng_states_);
 }
 
 void Trainer::report(json metrics_line, json timing_line, const std::string& summary) {
@@ -448,6 +680,14 @@ void Trainer::validation_point(int64_t epoch, int64_t batches_done, int64_t num_
     state_.batches_done = 0, state_.partial_loss_sum = 0, state_.partial_tokens = 0;
   }
 
+  if (group_) {  // every rank: RNG states for the checkpoint, and the check that no rank has diverged
+    sync_ranks();
+    if (!lead()) {
+      c.report_seconds = 0, c.report_tokens = 0, c.report_allreduce_seconds = 0, c.report_steps = 0;
+      c.resume();
+      return;
+    }
+  }
   const auto validation_start = Clock::now();
   const std::optional<Validation> v = validate();
   json m{{"epoch", epoch},
@@ -480,6 +720,10 @@ void Trainer::validation_point(int64_t epoch, int64_t batches_done, int64_t num_
          {"validation_seconds", validation_seconds},
          {"num_threads", c.threads},
          {"blas", c.blas.to_json()}};
+  if (group_) {
+    t["world_size"] = group_->world_size();
+    t["allreduce_seconds_per_step"] = c.report_allreduce_seconds / std::max<int64_t>(1, c.report_steps);
+  }
 
   std::ostringstream line;
   line.precision(4);
@@ -490,7 +734,7 @@ void Trainer::validation_point(int64_t epoch, int64_t batches_done, int64_t num_
   line.precision(0);
   line << std::fixed << " " << c.report_tokens / std::max(1e-9, c.report_seconds) << " tok/s elapsed "
        << format_duration(state_.elapsed_seconds) << (improved ? " *" : "");
-  c.report_seconds = 0, c.report_tokens = 0;
+  c.report_seconds = 0, c.report_tokens = 0, c.report_allreduce_seconds = 0, c.report_steps = 0;
 
   report(std::move(m), std::move(t), line.str());
   save(options_.output_dir + "/latest");
@@ -520,7 +764,11 @@ bool Trainer::run_epoch(int64_t epoch) {
   const auto float_options = torch::TensorOptions().dtype(torch::kFloat).device(device_);
   auto loss_sum = torch::full({}, state_.partial_loss_sum, float_options);
   auto token_sum = torch::full({}, state_.partial_tokens, float_options);
-  const auto batches = data::epoch_batches(d.train, tc.batch_size, tc.seed, epoch, tc.bucket);
+  // A distributed step takes world_size · batch_size pairs (drawn as one process with that batch size would),
+  // and each rank the contiguous share of them at its rank: the batch is length-sorted when bucketing, so the
+  // shares have similar lengths.
+  const int64_t world = group_ ? group_->world_size() : 1;
+  const auto batches = data::epoch_batches(d.train, tc.batch_size * world, tc.seed, epoch, tc.bucket);
   const auto num_batches = static_cast<int64_t>(batches.size());
   const std::size_t window = tc.valid_every_steps > 0 ? static_cast<std::size_t>(tc.valid_every_steps) : batches.size();
   const auto first_batch = static_cast<std::size_t>(state_.batches_done);
@@ -528,9 +776,14 @@ bool Trainer::run_epoch(int64_t epoch) {
   double lr = tc.lr, epoch_tokens = 0;
   auto last_draw = Clock::now();
   for (std::size_t bi = first_batch; bi < batches.size(); ++bi) {
-    const data::Batch cpu_batch = data::gather_batch(d.train, batches[bi], /*trim=*/true);
-    const double batch_tokens = target_tokens(cpu_batch);
+    const torch::Tensor index = group_ ? rank_share(batches[bi], group_->rank(), world) : batches[bi];
+    const data::Batch cpu_batch = data::gather_batch(d.train, index, /*trim=*/true);
+    if (group_) time_request_ = lead() && limit_seconds > 0 && c.invocation_now() >= limit_seconds;
+    const double local_tokens = group_ ? 0.0 : target_tokens(cpu_batch);
     const StepResult r = train_step(cpu_batch.to(device_));
+    const double batch_tokens = group_ ? r.tokens_value : local_tokens;
+    if (group_) c.report_allreduce_seconds += reducer_->last_seconds();
+    ++c.report_steps;
     lr = r.lr;
     loss_sum += r.loss_sum;
     token_sum += r.tokens;
@@ -567,8 +820,11 @@ bool Trainer::run_epoch(int64_t epoch) {
       if (live) std::fprintf(stderr, "\r%80s\r", "");
       validation_point(epoch, done, num_batches, loss_sum, token_sum, lr);
     }
-    const int sig = g_signal.load();
-    const bool out_of_time = limit_seconds > 0 && c.invocation_now() >= limit_seconds;
+    // A distributed run stops where the step's sums say (every rank sees the same), a single process where its
+    // own flags do.
+    const int local_sig = g_signal.load();
+    const int sig = group_ ? (r.stop_signal ? (local_sig != 0 ? local_sig : SIGTERM) : 0) : local_sig;
+    const bool out_of_time = group_ ? r.stop_time : limit_seconds > 0 && c.invocation_now() >= limit_seconds;
     if (sig == 0 && (done == num_batches || !out_of_time)) continue;  // the time limit at the last batch: below
     // Stopped inside the epoch (signal, or the time limit before its last batch): latest/ records the position.
     if (live) std::fprintf(stderr, "\n");
@@ -577,7 +833,8 @@ bool Trainer::run_epoch(int64_t epoch) {
     state_.batches_done = done;
     state_.partial_loss_sum = loss_sum.item<double>();
     state_.partial_tokens = token_sum.item<double>();
-    save(options_.output_dir + "/latest");
+    if (group_) sync_ranks();
+    if (lead()) save(options_.output_dir + "/latest");
     if (sig) {
       spdlog::warn("[train] signal {}: stopped in epoch {} after batch {}/{}; latest checkpoint written, "
                    "continue with --resume", sig, epoch, done, num_batches);
@@ -589,7 +846,8 @@ bool Trainer::run_epoch(int64_t epoch) {
   }
   if (live) std::fprintf(stderr, "\r%80s\r", "");
   validation_point(epoch, num_batches, num_batches, loss_sum, token_sum, lr);
-  if (limit_seconds > 0 && c.invocation_now() >= limit_seconds) {
+  const bool out_of_time = limit_seconds > 0 && lead() && c.invocation_now() >= limit_seconds;
+  if (group_ ? group_->any(out_of_time) : out_of_time) {
     spdlog::info("[train] stopped after {:.1f} minutes of training (train.max_minutes) at the end of epoch {}",
                  tc.max_minutes, epoch);
     return false;
@@ -610,6 +868,11 @@ TrainResult Trainer::run() {
       train_loss = it->at("train_loss").get<double>();
       break;
     }
+  if (group_) {
+    const uint64_t hash = sync_ranks();
+    spdlog::info("[dist] parameters and optimizer state are bit-identical on all {} ranks (hash {:016x})",
+                 group_->world_size(), hash);
+  }
   spdlog::info("[train] done: {} epochs in {}, best epoch {} (step {}); run directory {}", state_.epoch,
                format_duration(state_.elapsed_seconds), state_.best_epoch, state_.best_step, options_.output_dir);
   return {state_.epoch, train_loss, state_.best_score, state_.elapsed_seconds};

@@ -23,6 +23,8 @@
 namespace nmt::train {
 
 class FusedAdam;
+class GradientReducer;
+class ProcessGroup;
 
 /// Draws the training curves after each validation from every metrics.jsonl and timing.jsonl line so far
 /// (`metrics`, `timing`), into `run_dir`, with figure title `title`. The trainer calls it and lets its
@@ -39,6 +41,9 @@ struct TrainOptions {
   std::optional<int64_t> num_epochs;      ///< overrides train.num_epochs (also when resuming)
   std::optional<double> max_minutes;      ///< overrides train.max_minutes (also when resuming)
   CurveWriter write_curves;               ///< called after each validation; empty = no figures
+  /// Data-parallel group this process is a rank of (not owned; must outlive the Trainer), or null for a
+  /// single-process run. A group of world size 1 trains as a single process.
+  ProcessGroup* group = nullptr;
 };
 
 /// Thrown when SIGINT or SIGTERM stopped training after the current step; `latest/` then holds that step,
@@ -68,8 +73,11 @@ struct StepResult {
   torch::Tensor loss_sum;       ///< 0-dim float, detached: Σ training objective over the batch's target tokens (nats)
   torch::Tensor tokens;         ///< 0-dim float: target tokens of the batch (Σ tgt_valid_len clamped to its columns)
   double loss_sum_value = 0;    ///< loss_sum on the host
+  double tokens_value = 0;      ///< distributed: `tokens` on the host (0 in a single process, which counts on the CPU batch)
   double lr = 0;                ///< learning rate of this update (train.lr_schedule at `step`)
   int64_t step = 0;             ///< number of this update in the run, from 1
+  bool stop_signal = false;     ///< distributed: some rank had SIGINT/SIGTERM when this step was reduced
+  bool stop_time = false;       ///< distributed: rank 0's time limit had passed when this step was reduced
 };
 
 /// Seconds spent in the parts of train_step, summed over the calls that were given this object (benchmarks).
@@ -80,6 +88,7 @@ struct StepTimes {
   double backward = 0;  ///< backward of the mean loss
   double clip = 0;      ///< gradient-norm clipping
   double adam = 0;      ///< the Adam update
+  double allreduce = 0; ///< distributed: copying gradients into buckets and the all-reduce (waits included)
 };
 
 /// Valid-split figures of one validation.
@@ -127,8 +136,13 @@ class Trainer {
   /// One update on `batch` (on the model's device; `[batch, steps]` src/tgt, `[batch]` valid lengths):
   /// learning rate for the next step number, gradients reset, teacher-forced forward (`<bos>` + tgt[:, :-1]),
   /// masked cross-entropy with train.label_smoothing, backward of its mean, gradient-norm clipping
-  /// (train.grad_clip > 0), Adam. `times`, when given, receives the seconds of each part. Throws
-  /// std::runtime_error naming epoch and step when the loss is not finite (before the weights change).
+  /// (train.grad_clip > 0), Adam. In a distributed run `batch` is this rank's share (possibly empty) of the
+  /// step's global batch: the backward is of the share's loss sum, the gradients and [tokens, loss sum, stop
+  /// requests] are summed over the ranks (GradientReducer) and the gradients divided by the total target tokens,
+  /// so every rank makes the update one process would make on the union batch; the StepResult then holds the
+  /// global sums. `times`, when given, receives the seconds of each part. Throws std::runtime_error naming epoch
+  /// and step when the loss (the global one, on every rank) is not finite, before the weights change, and
+  /// when a collective fails.
   StepResult train_step(const data::Batch& batch, StepTimes* times = nullptr);
 
   /// Loss (plain and label-smoothed) over the valid split and BLEU of the translations of its first
@@ -157,6 +171,24 @@ class Trainer {
                         const torch::Tensor& token_sum, double lr);
   /// Writes a checkpoint of the current model, optimiser, RNG and state_ to `dir` (latest/ or best/).
   void save(const std::string& dir);
+  /// Reads the corpus, splits it, builds (or loads from `vocab_dir`) tokenizers and vocabularies, and makes the
+  /// tensor datasets; the lead also writes the vocabularies and held-out files into the run directory.
+  void load_data(const std::string& vocab_dir);
+  /// train_step's part after the learning rate is set, for a distributed run.
+  StepResult distributed_step(const data::Batch& batch, double lr, StepTimes* times);
+  /// True for rank 0 of a distributed run and for a single process: the one that writes the run directory.
+  bool lead() const;
+  /// Non-lead rank set-up: waits for rank 0's set-up files (resolved config, vocabularies, subword models; on
+  /// resume also state.json, optimizer.pt and this rank's RNG state) and copies them into `dir`.
+  void receive_setup(const std::string& dir);
+  /// Rank 0: publishes those files to the other ranks (or, when `error` is non-empty, that set-up failed).
+  void publish_setup(const std::string& error);
+  /// Distributed: copies rank 0's parameters to every rank.
+  void broadcast_parameters();
+  /// Distributed, before every checkpoint (all ranks): gathers every rank's CPU RNG state for rank 0's
+  /// checkpoint and checks that parameters and optimizer state are bit-identical on all ranks (hashes
+  /// all-gathered); throws std::runtime_error naming the rank that differs. Returns the hash of rank 0.
+  uint64_t sync_ranks();
   /// Appends one metrics and one timing line, rewrites both files, draws the curves (options_.write_curves)
   /// and logs `summary`.
   void report(nlohmann::json metrics_line, nlohmann::json timing_line, const std::string& summary);
@@ -170,6 +202,10 @@ class Trainer {
   TrainingState state_;                    ///< position, best score, step window (saved with each checkpoint)
   std::unique_ptr<RunData> data_;          ///< splits, vocabularies, BLEU sentences; null in step-only mode
   std::unique_ptr<RunClock> clock_;        ///< wall clocks and the metrics/timing lines; null in step-only mode
+  ProcessGroup* group_ = nullptr;          ///< data-parallel group (world size >= 2), or null
+  std::unique_ptr<GradientReducer> reducer_;  ///< bucketed gradient all-reduce when group_
+  bool time_request_ = false;              ///< rank 0: the time limit has passed (sent with the next step's sums)
+  std::vector<torch::Tensor> rank_rng_states_;  ///< ranks 1.. CPU RNG states from the last sync_ranks()
 };
 
 /// Trains `config` into `options.output_dir`: Trainer(config, options).run() (see Trainer).

@@ -231,11 +231,13 @@ TEST_CASE("Config: a run directory's config.json from before valid_every_steps s
               "seed": 42, "valid_bleu_sentences": 2000, "warmup_steps": 4000}})");
   const Config c = Config::from_json(old, "runs/old/config.json");
   CHECK(c.train.valid_every_steps == 0);
-  // The defaults write the same JSON plus the keys added since: valid_every_steps, valid_beam_size and the
+  // The defaults write the same JSON plus the keys added since: valid_every_steps, valid_beam_size,
+  // dist_timeout_s and the
   // whole decode section, the tokenizer keys and the corpus keys (written out here by hand).
   json expected = old;
   expected["train"]["valid_every_steps"] = 0;
   expected["train"]["valid_beam_size"] = 1;
+  expected["train"]["dist_timeout_s"] = 600.0;
   const json tokenizer_keys = json::parse(R"({"tokenizer": "word", "sp_model_type": "unigram",
       "sp_vocab_size": 8000, "sp_joint": false, "sp_character_coverage": 1.0, "sp_alpha": 0.0,
       "train": null, "valid": null, "test": null, "src_lang": "en", "tgt_lang": "fr", "lowercase": true,
@@ -328,6 +330,7 @@ TEST_CASE("Config: each rule rejects a bad value with a message naming the file 
       {"train.device", "cuda:x", "= \"cuda:x\" is unknown; valid: auto, cpu, cuda, cuda:N"},
       {"train.num_threads", -1, "= -1 is out of range: must be >= 0"},
       {"train.valid_beam_size", 0, "= 0 is out of range: must be >= 1"},
+      {"train.dist_timeout_s", 0, "= 0.0 is out of range: must be > 0"},
       {"decode.beam_size", 0, "= 0 is out of range: must be >= 1"},
       {"decode.length_penalty", "wu", "= \"wu\" is unknown; valid: none, gnmt, average"},
       {"decode.alpha", -0.5, "= -0.5 is out of range: must be >= 0"},
@@ -421,7 +424,7 @@ TEST_CASE("Config: describe lists every key of to_json() with its default, and n
   }
   CHECK(described.size() == keys.size());  // no key twice
   CHECK(described == flat_keys(defaults));
-  CHECK(keys.size() == 52);
+  CHECK(keys.size() == 53);
   // A few defaults and rules written out by hand.
   const auto find = [&](const std::string& key) {
     for (const auto& k : keys)
