@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
-#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -114,18 +113,19 @@ int launch_workers(const LaunchOptions& options) {
 
   int exit_code = 0;
   int64_t running = options.nproc;
-  std::optional<Clock::time_point> kill_at;
+  bool kill_pending = false;  // a rank failed: SIGKILL whoever is left at kill_at
+  Clock::time_point kill_at = Clock::now();
   while (running > 0) {
     int status = 0;
     const pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid < 0 && errno != EINTR) break;
     if (pid <= 0) {
-      if (kill_at && Clock::now() > *kill_at) {
+      if (kill_pending && Clock::now() > kill_at) {
         spdlog::error("[dist] {} rank(s) still running {:.0f} s after the failure: killing them", running,
                       options.timeout_s);
         for (int64_t r = 0; r < options.nproc; ++r)
           if (g_workers[r] > 0) kill(g_workers[r], SIGKILL);
-        kill_at.reset();
+        kill_pending = false;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       continue;
@@ -138,13 +138,16 @@ int launch_workers(const LaunchOptions& options) {
     --running;
     const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     const int sig = g_launcher_signal.load();
-    const bool interrupted = sig != 0 && WIFEXITED(status) && WEXITSTATUS(status) == 128 + sig;
+    // Interrupted: stopped after its step (exit 128 + signal), or killed by the signal before training began.
+    const bool interrupted = sig != 0 && ((WIFEXITED(status) && WEXITSTATUS(status) == 128 + sig) ||
+                                          (WIFSIGNALED(status) && WTERMSIG(status) == sig));
     if (ok || interrupted) continue;
     if (exit_code == 0) {
       exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
       spdlog::error("[dist] rank {} (pid {}) {}; stopping the other ranks", rank, pid, describe_status(status));
       for (int64_t r = 0; r < options.nproc; ++r)
         if (g_workers[r] > 0) kill(g_workers[r], SIGTERM);
+      kill_pending = true;
       kill_at = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(options.timeout_s * 1000));
     } else {
       spdlog::warn("[dist] rank {} (pid {}) {}", rank, pid, describe_status(status));

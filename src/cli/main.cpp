@@ -19,6 +19,7 @@
 #include "data/subword.h"
 #include "kernels/cpu_isa.h"
 #include "ops/dispatch.h"
+#include "train/distributed.h"
 #include "train/trainer.h"
 
 int main(int argc, char** argv) {
@@ -58,7 +59,7 @@ int main(int argc, char** argv) {
     if (*config) return nmt::cli::run_config(config_args);
     if (*split) return nmt::cli::run_split(split_args);
     if (*info) {
-      const nlohmann::json j{{"version", NMT_VERSION},
+      nlohmann::json j{{"version", NMT_VERSION},
                              {"libtorch", TORCH_VERSION},
                              {"blas", nmt::common::blas_info().to_json()},
                              {"malloc", nmt::common::malloc_info()},
@@ -67,6 +68,11 @@ int main(int argc, char** argv) {
                              {"torch_threads", at::get_num_threads()},
                              {"sentencepiece_library", nmt::data::subword_library_path()},
                              {"cuda_devices", torch::cuda::is_available() ? torch::cuda::device_count() : 0}};
+      // Data-parallel: the cores this process may use, and the threads each rank gets with `train --nproc N`.
+      const int cores = nmt::train::available_cores();
+      nlohmann::json per_rank = nlohmann::json::object();
+      for (int n = 1; n <= std::min(cores, 16); ++n) per_rank[std::to_string(n)] = cores / n;
+      j["distributed"] = {{"backend", "gloo (c10d)"}, {"cores", cores}, {"threads_per_rank_by_nproc", per_rank}};
       std::printf("%s\n", j.dump(2).c_str());
       return 0;
     }

@@ -154,7 +154,7 @@ const std::vector<Field<ModelConfig>>& model_fields() {
 const std::vector<Field<TrainConfig>>& train_fields() {
   using T = TrainConfig;
   static const std::vector<Field<T>> fields{
-      {"batch_size", &T::batch_size, at_least(1), "sentence pairs per update"},
+      {"batch_size", &T::batch_size, at_least(1), "sentence pairs per update (per rank when data-parallel)"},
       {"num_epochs", &T::num_epochs, at_least(1), "passes over the training split"},
       {"lr", &T::lr, above(0), "Adam learning rate (the peak for `inverse_sqrt`)"},
       {"lr_schedule", &T::lr_schedule, one_of(kLrSchedules),
@@ -172,7 +172,7 @@ const std::vector<Field<TrainConfig>>& train_fields() {
       {"device", &T::device, one_of(kDeviceForms, is_device_name), "where to train"},
       {"num_threads", &T::num_threads, at_least(0), "LibTorch intra-op threads (OpenBLAS runs its own); 0 = LibTorch's default"},
       {"dist_timeout_s", &T::dist_timeout_s, above(0),
-       "distributed runs: seconds a rank waits for its peers (rendezvous, each step, rank 0's validation)"},
+       "data-parallel: seconds a rank waits for its peers (must exceed a validation)"},
   };
   return fields;
 }

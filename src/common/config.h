@@ -127,7 +127,7 @@ struct ModelConfig {
 
 /// Optimisation and runtime settings (d2l.ai §10.7 train_seq2seq, Vaswani et al. 2017 §5.3).
 struct TrainConfig {
-  int64_t batch_size = 64;               ///< sentence pairs per step
+  int64_t batch_size = 64;               ///< sentence pairs per step (per rank in a data-parallel run)
   int64_t num_epochs = 300;              ///< passes over the training split
   double lr = 0.005;                     ///< Adam learning rate (peak rate for "inverse_sqrt")
   std::string lr_schedule = std::string(kLrConstant);  ///< one of kLrSchedules

@@ -155,12 +155,20 @@ std::vector<json> read_lines_up_to(const std::string& path, int64_t up_to_step) 
   return lines;
 }
 
-/// Rank `rank`'s contiguous share of a global batch `index` ([n] row indices) split between `world` ranks: sizes
-/// n / world, the first n % world ranks one more. May be empty.
-torch::Tensor rank_share(const torch::Tensor& index, int64_t rank, int64_t world) {
+/// Rank `rank`'s share of the global batch `index` ([n] row indices of `data`) split between `world` ranks: the
+/// contiguous rows from rank · (n / world) on (the first n % world ranks take one more; a share may be empty),
+/// trimmed to the longest source and target of the *global* batch, as one process would trim the union (the GRU
+/// encoder's final state depends on trailing padding).
+data::Batch share_batch(const data::TensorDataset& data, const torch::Tensor& index, int64_t rank, int64_t world) {
   const int64_t n = index.numel(), base = n / world, extra = n % world;
   const int64_t start = rank * base + std::min(rank, extra);
-  return index.narrow(0, start, base + (rank < extra ? 1 : 0));
+  data::Batch b = data::gather_batch(data, index.narrow(0, start, base + (rank < extra ? 1 : 0)), /*trim=*/false);
+  if (n == 0) return b;
+  const int64_t src_steps = std::max<int64_t>(1, data.src_valid_len.index_select(0, index).max().item<int64_t>());
+  const int64_t tgt_steps = std::max<int64_t>(1, data.tgt_valid_len.index_select(0, index).max().item<int64_t>());
+  b.src = b.src.narrow(1, 0, std::min(src_steps, b.src.size(1))).contiguous();
+  b.tgt = b.tgt.narrow(1, 0, std::min(tgt_steps, b.tgt.size(1))).contiguous();
+  return b;
 }
 
 std::vector<int64_t> all_indices(std::size_t n) {
@@ -776,8 +784,8 @@ bool Trainer::run_epoch(int64_t epoch) {
   double lr = tc.lr, epoch_tokens = 0;
   auto last_draw = Clock::now();
   for (std::size_t bi = first_batch; bi < batches.size(); ++bi) {
-    const torch::Tensor index = group_ ? rank_share(batches[bi], group_->rank(), world) : batches[bi];
-    const data::Batch cpu_batch = data::gather_batch(d.train, index, /*trim=*/true);
+    const data::Batch cpu_batch =
+        group_ ? share_batch(d.train, batches[bi], group_->rank(), world) : data::gather_batch(d.train, batches[bi], true);
     if (group_) time_request_ = lead() && limit_seconds > 0 && c.invocation_now() >= limit_seconds;
     const double local_tokens = group_ ? 0.0 : target_tokens(cpu_batch);
     const StepResult r = train_step(cpu_batch.to(device_));

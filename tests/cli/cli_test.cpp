@@ -10,6 +10,7 @@
 
 #include "support/shell.h"
 #include "support/temp_dir.h"
+#include "train/distributed.h"
 
 namespace fs = std::filesystem;
 
@@ -43,6 +44,9 @@ TEST_CASE("nmt command line", "[cli]") {
     const Run r = run("info");
     REQUIRE(r.code == 0);
     CHECK_THAT(r.out, Catch::Contains("\"blas\""));
+    const auto dist = nlohmann::json::parse(r.out).at("distributed");
+    CHECK(dist.at("cores").get<int>() == nmt::train::available_cores());
+    CHECK(dist.at("threads_per_rank_by_nproc").at("1") == dist.at("cores"));
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
       WARN("this CPU lacks AVX2/FMA: nothing to check");

@@ -39,7 +39,8 @@ fs::path corpus_head(const nmt::test::TempDir& dir, int n) {
 
 /// A small model of `type` on `corpus`, batch `batch` per process, `epochs` epochs, written to DIR/NAME.json.
 fs::path write_config(const nmt::test::TempDir& dir, const std::string& name, const fs::path& corpus,
-                      const std::string& type, int batch, int epochs, double dropout, double timeout_s = 60) {
+                      const std::string& type, int batch, int epochs, double dropout, double timeout_s = 60,
+                      double lr = 0.005) {
   const std::string model =
       type == "transformer"
           ? R"("type": "transformer", "num_hiddens": 32, "num_layers": 2, "num_heads": 4, "ffn_num_hiddens": 64)"
@@ -48,7 +49,7 @@ fs::path write_config(const nmt::test::TempDir& dir, const std::string& name, co
   std::ofstream(path) << R"({"data": {"path": ")" << corpus.string() << R"(", "num_examples": null, "num_steps": 10,
       "min_freq": 1, "valid_ratio": 0.05, "test_ratio": 0.05},
     "model": {)" << model << R"(, "dropout": )" << dropout << R"(},
-    "train": {"batch_size": )" << batch << R"(, "num_epochs": )" << epochs << R"(, "lr": 0.005, "bucket": true,
+    "train": {"batch_size": )" << batch << R"(, "num_epochs": )" << epochs << R"(, "lr": )" << lr << R"(, "bucket": true,
       "device": "cpu", "seed": 7, "valid_bleu_sentences": 20, "dist_timeout_s": )" << timeout_s << R"(}})";
   return path;
 }
@@ -90,10 +91,12 @@ TEST_CASE("nmt train --nproc 2 makes the updates of one process on the union bat
   const std::string type = GENERATE(as<std::string>{}, "seq2seq", "seq2seq_attention", "transformer");
   INFO("model " << type);
   nmt::test::TempDir dir("dist_equiv");
-  const fs::path corpus = corpus_head(dir, 1200);
-  // Dropout 0: the ranks draw their own masks, which one process cannot reproduce.
-  const fs::path two = write_config(dir, "two", corpus, type, 16, 3, 0.0);
-  const fs::path one = write_config(dir, "one", corpus, type, 32, 3, 0.0);
+  const fs::path corpus = corpus_head(dir, 400);
+  // Dropout 0: the ranks draw their own masks, which one process cannot reproduce. A small learning rate: Adam
+  // turns the rounding differences of summing the gradients in another order into sign flips of near-zero
+  // gradients (at lr 0.001 the Transformer's weights differ by 3e-5 after these 36 steps, at 0.0005 by 3e-6).
+  const fs::path two = write_config(dir, "two", corpus, type, 16, 3, 0.0, 60, 0.0005);
+  const fs::path one = write_config(dir, "one", corpus, type, 32, 3, 0.0, 60, 0.0005);
   const auto r2 = nmt_run("train --config " + two.string() + " --output " + (dir / "run2").string() + " --nproc 2");
   INFO(r2.out);
   REQUIRE(r2.code == 0);
@@ -106,7 +109,6 @@ TEST_CASE("nmt train --nproc 2 makes the updates of one process on the union bat
   CHECK(s2.at("step") == s1.at("step"));
   CHECK(s2.at("world_size") == 2);
   CHECK(s1.at("world_size") == 1);
-  CHECK_THAT(s2.at("partial_tokens").get<double>() + 1, Catch::WithinAbs(s1.at("partial_tokens").get<double>() + 1, 0));
   const auto m2 = nmt::common::read_lines((dir / "run2" / "metrics.jsonl").string());
   const auto m1 = nmt::common::read_lines((dir / "run1" / "metrics.jsonl").string());
   REQUIRE(m2.size() == 3);
@@ -116,8 +118,9 @@ TEST_CASE("nmt train --nproc 2 makes the updates of one process on the union bat
     CHECK(a.at("tokens") == b.at("tokens"));
     CHECK_THAT(a.at("train_loss").get<double>(), Catch::WithinRel(b.at("train_loss").get<double>(), 1e-5));
   }
-  CHECK(max_weight_diff(dir / "run2" / "latest", dir / "run1" / "latest") < 1e-5);
-  CHECK(max_weight_diff(dir / "run2" / "latest", dir / "run1" / "latest") > 0);  // two runs, not one copied
+  const double diff = max_weight_diff(dir / "run2" / "latest", dir / "run1" / "latest");
+  CHECK(diff < 1e-5);
+  CHECK(diff > 0);  // two runs, not one copied
 
   // Rank 0 wrote one run directory; rank 1 checked in at every checkpoint that its weights and optimizer state
   // are bit-identical (a difference fails the run).
@@ -141,7 +144,8 @@ TEST_CASE("a 2-rank run resumed after an epoch limit or a signal ends as an unin
           "[distributed][slow]") {
   nmt::test::TempDir dir("dist_resume");
   const fs::path corpus = corpus_head(dir, 1200);
-  const fs::path config = write_config(dir, "c", corpus, "seq2seq_attention", 16, 4, 0.2);  // dropout: rank RNGs
+  // Dropout exercises the ranks' own RNG states; 12 epochs leave time to stop the run after its first one.
+  const fs::path config = write_config(dir, "c", corpus, "seq2seq_attention", 16, 12, 0.2);
   const std::string full = (dir / "full").string(), part = (dir / "part").string();
   const auto a = nmt_run("train --config " + config.string() + " --output " + full + " --nproc 2");
   INFO(a.out);
@@ -172,11 +176,34 @@ TEST_CASE("a 2-rank run resumed after an epoch limit or a signal ends as an unin
     CHECK_THAT(c.out, Catch::Contains("trained by 2 process(es); resume it with the same number (--nproc 2)"));
     return;
   }
-  const auto c = nmt_run("train --output " + part + " --resume --nproc 2 --epochs 4");
+  const auto c = nmt_run("train --output " + part + " --resume --nproc 2 --epochs 12");
   INFO(c.out);
   REQUIRE(c.code == 0);
   CHECK(max_weight_diff(dir / "full" / "latest", dir / "part" / "latest") == 0);
   CHECK(nmt::common::read_text(full + "/metrics.jsonl") == nmt::common::read_text(part + "/metrics.jsonl"));
+}
+
+TEST_CASE("ranks started by hand with torchrun's variables meet over TCP and train as --nproc does",
+          "[distributed]") {
+  nmt::test::TempDir dir("dist_tcp");
+  const fs::path corpus = corpus_head(dir, 600);
+  const fs::path config = write_config(dir, "c", corpus, "transformer", 16, 2, 0.1);
+  const auto a = nmt_run("train --config " + config.string() + " --output " + (dir / "a").string() + " --nproc 2");
+  INFO(a.out);
+  REQUIRE(a.code == 0);
+  // One OpenBLAS thread each, as --nproc 2 gives on two cores.
+  const std::string env = "OPENBLAS_NUM_THREADS=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port()) +
+                          " WORLD_SIZE=2";
+  const std::string cmd = std::string(NMT_BINARY) + " train --config " + config.string() + " --output " +
+                          (dir / "b").string();
+  const auto b = nmt::test::run_shell(env + " RANK=1 " + cmd + " > " + (dir / "log1").string() + " 2>&1 & p1=$!; " +
+                                      env + " RANK=0 " + cmd + " > " + (dir / "log0").string() +
+                                      " 2>&1; c0=$?; wait $p1; echo $c0 $?");
+  INFO(nmt::common::read_text((dir / "log0").string()));
+  INFO(nmt::common::read_text((dir / "log1").string()));
+  CHECK(b.out == "0 0\n");
+  CHECK(max_weight_diff(dir / "a" / "latest", dir / "b" / "latest") == 0);  // dropout included: same rank streams
+  CHECK(nmt::common::read_text((dir / "log1").string()).empty());           // rank 1 only warns
 }
 
 TEST_CASE("a rank that dies ends the others with an error naming it, never a hang", "[distributed]") {
@@ -187,8 +214,8 @@ TEST_CASE("a rank that dies ends the others with an error naming it, never a han
     const auto r = nmt::test::run_shell(
         std::string(NMT_BINARY) + " train --config " + config.string() + " --output " + (dir / "run").string() +
         " --nproc 2 > " + (dir / "log").string() + " 2>&1 & pid=$!; while [ ! -s " + (dir / "run").string() +
-        "/metrics.jsonl ] && kill -0 $pid 2>/dev/null; do sleep 0.05; done; pkill -KILL -f -- '--output " +
-        (dir / "run").string() + "' -P $pid -n; start=$(date +%s); wait $pid; echo $? $(( $(date +%s) - start ))");
+        "/metrics.jsonl ] && kill -0 $pid 2>/dev/null; do sleep 0.05; done; pkill -KILL -n -P $pid; "
+        "start=$(date +%s); wait $pid; echo $? $(( $(date +%s) - start ))");
     const std::string log = nmt::common::read_text((dir / "log").string());
     INFO(log);
     INFO(r.out);
@@ -196,7 +223,7 @@ TEST_CASE("a rank that dies ends the others with an error naming it, never a han
     REQUIRE(std::sscanf(r.out.c_str(), "%d %d", &code, &seconds) == 2);
     CHECK(code == 1);
     CHECK(seconds < 20);
-    CHECK_THAT(log, Catch::Matches("(.|\\n)*\\[dist\\] rank [01] \\(pid [0-9]+\\) was killed by signal 9 \\(SIGKILL\\)(.|\\n)*"));
+    CHECK_THAT(log, Catch::Contains("[dist] rank 1 (pid ") && Catch::Contains(") was killed by signal 9 (SIGKILL)"));
   }
   SECTION("ranks started by hand: the survivor fails on its own within train.dist_timeout_s") {
     const std::string url = "file://" + (dir / "store").string();
@@ -246,7 +273,14 @@ TEST_CASE("bad distributed launches are clear errors", "[distributed]") {
   INFO(r.out);
   CHECK(r.code == c.code);
   CHECK_THAT(r.out, Catch::Contains(c.message));
+}
 
+TEST_CASE("bad distributed environments and a busy port are clear errors", "[distributed]") {
+  nmt::test::TempDir dir("dist_env_errors");
+  const fs::path corpus = dir / "fra.txt";
+  std::ofstream(corpus) << "Go.\tVa !\nHi.\tSalut !\n";
+  const fs::path config = write_config(dir, "c", corpus, "seq2seq", 8, 1, 0.0, /*timeout_s=*/3);
+  const std::string train = "train --config " + config.string() + " --output " + (dir / "run").string();
   SECTION("environment: RANK and WORLD_SIZE without a master") {
     const auto e = nmt::test::run_shell("env -u MASTER_ADDR -u MASTER_PORT RANK=1 WORLD_SIZE=2 " +
                                         std::string(NMT_BINARY) + " " + train + " 2>&1");
