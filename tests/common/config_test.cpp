@@ -143,7 +143,8 @@ const char* const kAllKeys = R"({
   "train": {"batch_size": 33, "num_epochs": 7, "lr": 0.0625, "lr_schedule": "inverse_sqrt", "warmup_steps": 111,
             "grad_clip": 2.5, "label_smoothing": 0.1, "max_minutes": 1.5, "bucket": true,
             "valid_bleu_sentences": 55, "valid_every_steps": 250, "seed": 18446744073709551615, "device": "cuda:3",
-            "num_threads": 4, "valid_beam_size": 3},
+            "num_threads": 4, "valid_beam_size": 3,
+            "dist_timeout_s": 42.5},
   "decode": {"beam_size": 7, "length_penalty": "average", "alpha": 1.25, "min_len": 2, "max_len_a": 1.5,
              "max_len_b": 3, "max_len": 40, "batch_size": 9}
 })";
@@ -199,6 +200,7 @@ TEST_CASE("Config: every key round-trips through from_json and to_json", "[confi
   CHECK(c.train.device == "cuda:3");
   CHECK(c.train.num_threads == 4);
   CHECK(c.train.valid_beam_size == 3);
+  CHECK(c.train.dist_timeout_s == 42.5);
   CHECK(c.decode.beam_size == 7);
   CHECK(c.decode.length_penalty == "average");
   CHECK(c.decode.alpha == 1.25);
