@@ -45,7 +45,7 @@
 #              NMT_BENCH_BATCHES=5 NMT_BENCH_WARMUP=2 NMT_BENCH_DECODE=1000 NMT_BENCH_DECODE1=200 scripts/bench.sh
 #
 # Data-parallel scaling instead (issue #17):   scripts/bench.sh nproc
-#   trains configs/transformer.json (validating every 200 steps on 100 sentences) with `nmt train --nproc 2` (one
+#   trains configs/transformer.json (validating every 50 steps on 20 sentences) with `nmt train --nproc 2` (one
 #   core and one OpenBLAS thread per rank, batch_size per rank) and with one process (two OpenBLAS threads),
 #   alternating, NMT_BENCH_ROUNDS [2] rounds of NMT_BENCH_MINUTES [3] minutes each, and prints training tokens/s
 #   (validation excluded) of each run, the ratio of each round, and the all-reduce seconds per step.
@@ -63,7 +63,7 @@ if [ "${1:-}" = "nproc" ]; then
   python3 - "$root/configs/transformer.json" "$work/bench.json" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
-c["train"].update({"valid_every_steps": 200, "valid_bleu_sentences": 100, "device": "cpu"})
+c["train"].update({"valid_every_steps": 50, "valid_bleu_sentences": 20, "device": "cpu"})
 json.dump(c, open(sys.argv[2], "w"))
 PY
   cd "$root"

@@ -126,7 +126,9 @@ struct ProcessGroup::Impl {
     try {
       work->wait();
     } catch (const std::exception& e) {
-      throw std::runtime_error("[dist] " + where() + ": " + what + " failed: a peer rank exited or stopped answering " +
+      // With two ranks the peer is known; with more, Gloo's message names the peer's address.
+      const std::string peer = options.world_size == 2 ? "rank " + std::to_string(1 - options.rank) : "a peer rank";
+      throw std::runtime_error("[dist] " + where() + ": " + what + " failed: " + peer + " exited or stopped answering " +
                                "within train.dist_timeout_s (" + std::to_string(static_cast<int64_t>(options.timeout_s)) +
                                " s): " + e.what());
     }

@@ -4,9 +4,9 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <cstring>
 #include <sstream>
 #include <thread>
 
@@ -29,9 +29,9 @@
 #include "models/checkpoint.h"
 #include "models/model_factory.h"
 #include "ops/dispatch.h"
+#include "train/distributed.h"
 #include "train/loss.h"
 #include "train/lr_schedule.h"
-#include "train/distributed.h"
 #include "train/optimizer.h"
 
 namespace nmt::train {
@@ -432,7 +432,8 @@ void Trainer::publish_setup(const std::string& error) {
   }
   const std::string& run_dir = options_.output_dir;
   std::vector<std::pair<std::string, std::string>> files{{"config.json", config_.to_json().dump(2) + "\n"}};
-  for (const char* name : {"src_vocab.txt", "tgt_vocab.txt"}) files.emplace_back(name, common::read_text(run_dir + "/" + name));
+  for (const char* name : {"src_vocab.txt", "tgt_vocab.txt"})
+    files.emplace_back(name, common::read_text(run_dir + "/" + name));
   if (config_.data.tokenizer == common::kTokenizerSentencePiece)
     for (const char* side : {"src", "tgt"}) {
       const std::string name = data::Tokenizer::model_file(side);
@@ -514,9 +515,9 @@ uint64_t Trainer::sync_ranks() {
   std::memcpy(&as_signed, &mine, sizeof as_signed);
   const auto hashes = group_->allgather(torch::full({1}, as_signed, torch::kLong));
   for (int64_t r = 1; r < group_->world_size(); ++r)
-    if (hashes[static_cast<std::size_t>(r)].item<int64_t>() != hashes[0].item<int64_t>()) {
+    if (const int64_t theirs = hashes[static_cast<std::size_t>(r)].item<int64_t>(); theirs != hashes[0].item<int64_t>()) {
       char text[64];
-      std::snprintf(text, sizeof text, "%016llx vs %016llx", static_cast<unsigned long long>(hashes[static_cast<std::size_t>(r)].item<int64_t>()),
+      std::snprintf(text, sizeof text, "%016llx vs %016llx", static_cast<unsigned long long>(theirs),
                     static_cast<unsigned long long>(hashes[0].item<int64_t>()));
       throw std::runtime_error("[dist] at step " + std::to_string(state_.step) + " the parameters and optimizer state of "
                                "rank " + std::to_string(r) + " differ from rank 0's (hash " + text +

@@ -116,6 +116,12 @@ class Trainer {
   /// from the overrides). Throws std::invalid_argument when the directory holds a run and neither resume nor
   /// overwrite is set, for a bad config, or when the config's split leaves no training pairs; std::runtime_error
   /// on I/O and data errors (unreadable corpus, corrupted run directory or checkpoint on resume).
+  /// Distributed (options.group of world size >= 2): rank 0 does all of the above and then hands the resolved
+  /// config, vocabularies, subword models and (on resume) optimizer, training and RNG state to the other ranks
+  /// through the rendezvous store; they read the corpus themselves (every machine needs it), write nothing, and
+  /// cap their LibTorch threads at cores / local world size. Rank 0's parameters are then broadcast. Also throws
+  /// std::invalid_argument for a non-CPU device or, on resume, a run trained by another number of ranks, and
+  /// std::runtime_error when rank 0's set-up failed (on the other ranks) or a collective fails or times out.
   Trainer(common::Config config, TrainOptions options);
 
   /// Step-only mode: trains `model` where it lives with config.train's optimiser, schedule, clipping and
@@ -131,6 +137,10 @@ class Trainer {
   /// uninterrupted run would). SIGINT/SIGTERM finish the current step, write latest/ (with the position inside
   /// the epoch) and throw TrainingInterrupted. Throws std::runtime_error on I/O errors and on a NaN/infinite
   /// loss (naming epoch and step; the weights are not updated with it, and the last checkpoint stays).
+  /// Distributed: every rank runs this; a signal on any rank or rank 0's time limit stops all after the same
+  /// step; rank 0 alone validates and writes; at every checkpoint and at the end the ranks check they hold
+  /// bit-identical weights and optimizer state (std::runtime_error naming the rank otherwise); a failed
+  /// collective (a peer that died, train.dist_timeout_s passed) is a std::runtime_error.
   TrainResult run();
 
   /// One update on `batch` (on the model's device; `[batch, steps]` src/tgt, `[batch]` valid lengths):
