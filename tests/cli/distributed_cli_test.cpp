@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -148,19 +149,34 @@ TEST_CASE("nmt train --nproc 2 makes the updates of one process on the union bat
   CHECK(!t.out.empty());
 }
 
-TEST_CASE("a 2-rank run resumed after an epoch limit or a signal ends as an uninterrupted 2-rank run",
-          "[distributed][slow]") {
-  nmt::test::TempDir dir("dist_resume");
-  const fs::path corpus = corpus_head(dir, 1200);
+/// The data and config of the resume tests, and the uninterrupted 2-rank run, made once per test process.
+struct ResumeFixture {
+  std::unique_ptr<nmt::test::TempDir> dir;
+  fs::path config, full;
+};
+
+const ResumeFixture& resume_fixture() {
+  static ResumeFixture f;
+  if (f.dir) return f;
+  auto dir = std::make_unique<nmt::test::TempDir>("dist_resume");
+  const fs::path corpus = corpus_head(*dir, 1200);
   // Dropout exercises the ranks' own RNG states; 12 epochs leave time to stop the run after its first one.
-  const fs::path config = write_config(dir, "c", corpus, "seq2seq_attention", 16, 12, 0.2);
-  const std::string full = (dir / "full").string(), part = (dir / "part").string();
-  const auto a = nmt_run("train --config " + config.string() + " --output " + full + " --nproc 2");
+  f.config = write_config(*dir, "c", corpus, "seq2seq_attention", 16, 12, 0.2);
+  f.full = *dir / "full";
+  const auto a = nmt_run("train --config " + f.config.string() + " --output " + f.full.string() + " --nproc 2");
   INFO(a.out);
   REQUIRE(a.code == 0);
+  f.dir = std::move(dir);
+  return f;
+}
 
+TEST_CASE("a 2-rank run resumed after an epoch limit or a signal ends as an uninterrupted 2-rank run",
+          "[distributed][slow]") {
+  const ResumeFixture& f = resume_fixture();
+  nmt::test::TempDir dir("dist_resume_part");
+  const std::string part = (dir / "part").string();
   SECTION("--epochs 2, then --resume") {
-    const auto b = nmt_run("train --config " + config.string() + " --output " + part + " --nproc 2 --epochs 2");
+    const auto b = nmt_run("train --config " + f.config.string() + " --output " + part + " --nproc 2 --epochs 2");
     INFO(b.out);
     REQUIRE(b.code == 0);
     CHECK(read_json(dir / "part" / "latest" / "state.json").at("epoch") == 2);
@@ -168,27 +184,30 @@ TEST_CASE("a 2-rank run resumed after an epoch limit or a signal ends as an unin
   SECTION("SIGTERM to the launcher mid-run, then --resume") {
     // Stop it once its first validation is written: every rank finishes its step, rank 0 writes latest/.
     const auto b = nmt::test::run_shell(
-        std::string(NMT_BINARY) + " train --config " + config.string() + " --output " + part +
+        std::string(NMT_BINARY) + " train --config " + f.config.string() + " --output " + part +
         " --nproc 2 > " + (dir / "log").string() + " 2>&1 & pid=$!; while [ ! -s " + part +
         "/metrics.jsonl ] && kill -0 $pid 2>/dev/null; do sleep 0.05; done; kill -TERM $pid; wait $pid; echo $?");
     INFO(nmt::common::read_text((dir / "log").string()));
     REQUIRE(b.out == "143\n");
     const auto state = read_json(dir / "part" / "latest" / "state.json");
-    CHECK(state.at("step").get<int64_t>() < read_json(dir / "full" / "latest" / "state.json").at("step").get<int64_t>());
-  }
-  SECTION("resuming with another number of processes is refused") {
-    const auto b = nmt_run("train --config " + config.string() + " --output " + part + " --nproc 2 --epochs 1");
-    REQUIRE(b.code == 0);
-    const auto c = nmt_run("train --output " + part + " --resume");
-    CHECK(c.code == 2);
-    CHECK_THAT(c.out, Catch::Contains("trained by 2 process(es); resume it with the same number (--nproc 2)"));
-    return;
+    CHECK(state.at("step").get<int64_t>() < read_json(f.full / "latest" / "state.json").at("step").get<int64_t>());
   }
   const auto c = nmt_run("train --output " + part + " --resume --nproc 2 --epochs 12");
   INFO(c.out);
   REQUIRE(c.code == 0);
-  CHECK(max_weight_diff(dir / "full" / "latest", dir / "part" / "latest") == 0);
-  CHECK(nmt::common::read_text(full + "/metrics.jsonl") == nmt::common::read_text(part + "/metrics.jsonl"));
+  CHECK(max_weight_diff(f.full / "latest", dir / "part" / "latest") == 0);
+  CHECK(nmt::common::read_text((f.full / "metrics.jsonl").string()) == nmt::common::read_text(part + "/metrics.jsonl"));
+}
+
+TEST_CASE("a 2-rank run resumed by another number of processes is refused", "[distributed]") {
+  nmt::test::TempDir dir("dist_resume_refused");
+  const fs::path config = write_config(dir, "c", corpus_head(dir, 300), "seq2seq", 16, 1, 0.0);
+  const std::string part = (dir / "part").string();
+  const auto b = nmt_run("train --config " + config.string() + " --output " + part + " --nproc 2");
+  REQUIRE(b.code == 0);
+  const auto c = nmt_run("train --output " + part + " --resume --epochs 2");
+  CHECK(c.code == 2);
+  CHECK_THAT(c.out, Catch::Contains("trained by 2 process(es); resume it with the same number (--nproc 2), not 1"));
 }
 
 TEST_CASE("ranks started by hand with torchrun's variables meet over TCP and train as --nproc does",
