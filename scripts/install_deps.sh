@@ -2,7 +2,7 @@
 # Installs nmt's build and runtime dependencies from Debian bookworm (idempotent; quick when already present).
 set -euo pipefail
 pkgs=(libtorch-dev libcli11-dev libspdlog-dev nlohmann-json3-dev catch2 libutf8proc-dev
-      libopenblas0-pthread libcairo2-dev libsentencepiece-dev sentencepiece libgloo-dev cmake g++ make unzip curl ca-certificates)
+      libopenblas0-pthread libcairo2-dev libsentencepiece-dev sentencepiece libgloo-dev cmake g++ make unzip curl ca-certificates jq)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

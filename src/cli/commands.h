@@ -59,6 +59,7 @@ struct TranslateArgs {
   std::string format = "text";     ///< "text" or "jsonl"
   int64_t flush_ms = 100;          ///< translate the pending lines after this many ms without input
   std::string device = "auto";
+  bool no_ema = false;             ///< translate with the raw weights (model.pt) even when ema.pt exists
 };
 /// Registers translate's options on `app`, filling `args` when it parses. Never throws.
 void setup_translate(CLI::App& app, TranslateArgs& args);
@@ -68,14 +69,16 @@ void setup_translate(CLI::App& app, TranslateArgs& args);
 /// unreadable input or a corrupted checkpoint (models::load_checkpoint).
 int run_translate(const TranslateArgs& args);
 
-/// `nmt eval --bleu (--checkpoint DIR [--split test|valid] [search flags] | --hypotheses H --references R) [--k 2]
-/// [--json]`
+/// `nmt eval --bleu (--checkpoint DIR [--split test|valid] [--multi-ref] [--no-ema] [search flags] | --hypotheses H
+/// --references R [R2 ...]) [--k 2] [--json]`
 struct EvalArgs {
   bool bleu = false;
   std::string checkpoint;
   std::string split = "test";
+  bool multi_ref = false;  ///< score each distinct source sentence of the split once, against all its references
+  bool no_ema = false;     ///< translate with the raw weights even when the checkpoint has EMA weights
   std::string hypotheses;
-  std::string references;
+  std::vector<std::string> references;  ///< one file per reference set, line i of each a reference of hypothesis i
   bool tokenized = false;  ///< score preprocessed text (today's validation scoring) instead of detokenised output
   bool lowercase = false;  ///< case-insensitive scores (sacreBLEU -lc)
   int k = 2;
@@ -88,10 +91,25 @@ struct EvalArgs {
 };
 /// Registers eval's options on `app`, filling `args` when it parses. Never throws.
 void setup_eval(CLI::App& app, EvalArgs& args);
-/// Scores with BLEU, chrF2 and chrF2++ (sacreBLEU semantics; detokenised output against the references as
-/// written, or preprocessed text with --tokenized) and prints the report; returns the exit code. Throws std::invalid_argument for bad options,
-/// std::runtime_error for unreadable files or a corrupted checkpoint (models::load_checkpoint).
+/// Scores with BLEU, chrF2 and chrF2++ (sacreBLEU semantics, one or several references per segment; detokenised
+/// output against the references as written, or preprocessed text with --tokenized) and prints the report;
+/// returns the exit code. Throws std::invalid_argument for bad options or reference files of other lengths
+/// (naming the files and counts), std::runtime_error for unreadable files or a corrupted checkpoint
+/// (models::load_checkpoint).
 int run_eval(const EvalArgs& args);
+
+/// `nmt average --output DIR [--no-ema] [--overwrite] CHECKPOINT...`
+struct AverageArgs {
+  std::string output;                    ///< checkpoint directory to write
+  std::vector<std::string> checkpoints;  ///< run or checkpoint directories to average
+  bool no_ema = false;                   ///< average model.pt even where ema.pt exists
+  bool overwrite = false;                ///< replace an --output that already holds files
+};
+/// Registers average's options on `app`, filling `args` when it parses. Never throws.
+void setup_average(CLI::App& app, AverageArgs& args);
+/// Writes the parameter-wise mean of the checkpoints (train::average_checkpoints) and prints its directory to
+/// stdout; returns 0. Throws as train::average_checkpoints.
+int run_average(const AverageArgs& args);
 
 /// `nmt split --config FILE --output DIR`
 struct SplitArgs {

@@ -34,9 +34,11 @@ int main(int argc, char** argv) {
   nmt::cli::EvalArgs eval_args;
   nmt::cli::ConfigArgs config_args;
   nmt::cli::SplitArgs split_args;
+  nmt::cli::AverageArgs average_args;
   CLI::App* train = app.add_subcommand("train", "Train a model from a JSON config into a run directory");
   CLI::App* translate = app.add_subcommand("translate", "Translate sentences with a trained model");
-  CLI::App* eval = app.add_subcommand("eval", "Score a model or a hypotheses file with BLEU");
+  CLI::App* eval = app.add_subcommand("eval", "Score a model or a hypotheses file with BLEU, chrF2 and chrF2++");
+  CLI::App* average = app.add_subcommand("average", "Average the weights of several checkpoints of one model");
   CLI::App* split = app.add_subcommand("split", "Write the train/valid/test split of a config as TSV files");
   CLI::App* config = app.add_subcommand("config", "Describe the config keys, check a config file, print the defaults");
   CLI::App* info = app.add_subcommand("info", "Print the build, BLAS kernels, threads and devices as JSON");
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
   nmt::cli::setup_eval(*eval, eval_args);
   nmt::cli::setup_config(*config, config_args);
   nmt::cli::setup_split(*split, split_args);
+  nmt::cli::setup_average(*average, average_args);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -58,6 +61,7 @@ int main(int argc, char** argv) {
     if (*eval) return nmt::cli::run_eval(eval_args);
     if (*config) return nmt::cli::run_config(config_args);
     if (*split) return nmt::cli::run_split(split_args);
+    if (*average) return nmt::cli::run_average(average_args);
     if (*info) {
       nlohmann::json j{{"version", NMT_VERSION},
                              {"libtorch", TORCH_VERSION},

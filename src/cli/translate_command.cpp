@@ -44,6 +44,8 @@ void setup_translate(CLI::App& app, TranslateArgs& args) {
   app.add_option("--plot", args.plot, "Write one attention heatmap per sentence (and attention kind) into this directory");
   app.add_option("--plot-format", args.plot_format, "png, svg or pdf")->check(CLI::IsMember({"png", "svg", "pdf"}));
   app.add_option("--device", args.device, "auto, cpu, cuda or cuda:N");
+  app.add_flag("--no-ema", args.no_ema, "Use the raw weights (model.pt) even when the checkpoint has EMA weights "
+                                        "(ema.pt, train.ema_decay)");
   app.footer("Examples:\n"
              "  nmt translate --checkpoint runs/transformer --beam-size 5 --n-best 3 \"i'm home .\" \"go .\"\n"
              "  nmt translate --checkpoint runs/transformer --format jsonl < sentences.txt > translations.jsonl");
@@ -173,7 +175,7 @@ int run_translate(const TranslateArgs& args) {
   if (!args.sentences.empty() && !args.input.empty())
     throw std::invalid_argument("give sentences as arguments or --input FILE, not both");
   const c10::Device device = common::resolve_device(args.device);
-  models::LoadedCheckpoint ckpt = models::load_checkpoint(args.checkpoint, device);
+  models::LoadedCheckpoint ckpt = models::load_checkpoint(args.checkpoint, device, !args.no_ema);
   common::set_num_threads(ckpt.config.train.num_threads);
 
   decoding::TranslateOptions options = translate_options(ckpt.config.decode, args.search);

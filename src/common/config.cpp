@@ -158,7 +158,7 @@ const std::vector<Field<TrainConfig>>& train_fields() {
       {"num_epochs", &T::num_epochs, at_least(1), "passes over the training split"},
       {"lr", &T::lr, above(0), "Adam learning rate (the peak for `inverse_sqrt`)"},
       {"lr_schedule", &T::lr_schedule, one_of(kLrSchedules),
-       "`inverse_sqrt`: linear warm-up, then ∝ step^-0.5, peak `lr` (Vaswani et al. §5.3)"},
+       "`inverse_sqrt`: warm-up to `lr`, then ∝ step^-0.5 (Vaswani et al. §5.3)"},
       {"warmup_steps", &T::warmup_steps, at_least(1), "warm-up updates of `inverse_sqrt`"},
       {"grad_clip", &T::grad_clip, at_least(0), "global gradient-norm bound θ (d2l grad_clipping); 0 = off"},
       {"label_smoothing", &T::label_smoothing, in_closed_open(0, 1), "label smoothing ε of the masked cross-entropy"},
@@ -166,13 +166,17 @@ const std::vector<Field<TrainConfig>>& train_fields() {
       {"bucket", &T::bucket, {}, "batch sentences of similar length (padding is trimmed anyway)"},
       {"valid_bleu_sentences", &T::valid_bleu_sentences, at_least(0), "valid sentences decoded for BLEU; 0 = all"},
       {"valid_every_steps", &T::valid_every_steps, at_least(0),
-       "validate, log and consider `best/` every N updates too (JoeyNMT's validation_freq); 0 = epoch ends only"},
+       "also validate every N updates (JoeyNMT's validation_freq); 0 = epoch ends only"},
       {"valid_beam_size", &T::valid_beam_size, at_least(1), "beam size of the validation BLEU; 1 = greedy"},
       {"seed", &T::seed, {}, "seeds the split, shuffles, initialisation and dropout"},
       {"device", &T::device, one_of(kDeviceForms, is_device_name), "where to train"},
       {"num_threads", &T::num_threads, at_least(0), "LibTorch intra-op threads (OpenBLAS runs its own); 0 = LibTorch's default"},
       {"dist_timeout_s", &T::dist_timeout_s, above(0),
-       "data-parallel: seconds a rank waits for its peers (must exceed a validation)"},
+       "data-parallel: seconds a rank waits for its peers (> a validation)"},
+      {"ema_decay", &T::ema_decay, in_closed_open(0, 1),
+       "weight EMA (Marian's exponential-smoothing; 1e-4 = others' 0.9999); 0 = off"},
+      {"keep_checkpoints", &T::keep_checkpoints, at_least(0),
+       "keep the last K epoch ends' weights as `epoch_N/` for `nmt average`"},
   };
   return fields;
 }
@@ -184,7 +188,7 @@ const std::vector<Field<DecodeConfig>>& decode_fields() {
   static const std::vector<Field<C>> fields{
       {"beam_size", &C::beam_size, at_least(1), "hypotheses kept per sentence (d2l §10.8); 1 = greedy"},
       {"length_penalty", &C::length_penalty, one_of(kLengthPenalties),
-       "log-prob / ((5+len)/6)^alpha (`gnmt`, Wu et al. 2016) or / len^alpha (`average`, fairseq)"},
+       "`gnmt`: log-prob / ((5+len)/6)^alpha (Wu et al. 2016); `average`: / len^alpha (fairseq)"},
       {"alpha", &C::alpha, at_least(0), "length-penalty exponent (JoeyNMT's beam_alpha)"},
       {"min_len", &C::min_len, at_least(0), "output tokens before `<eos>` is allowed"},
       {"max_len_a", &C::max_len_a, at_least(0), "output tokens <= max_len_a · source tokens + max_len_b (fairseq)"},

@@ -143,6 +143,10 @@ struct TrainConfig {
   int64_t num_threads = 1;               ///< LibTorch intra-op threads (OpenBLAS runs its own); 0 = LibTorch's default
   int64_t valid_beam_size = 1;           ///< beam size of the validation BLEU decoding; 1 = greedy
   double dist_timeout_s = 600;           ///< distributed runs: rendezvous and collective timeout (s)
+  /// Exponential moving average of the weights, Marian's --exponential-smoothing: the weight of the current
+  /// parameters in each update of the average, in [0, 1); 0 = off (see train::ema_factor).
+  double ema_decay = 0.0;
+  int64_t keep_checkpoints = 0;          ///< keep the last K epoch-end checkpoints as epoch_N/ (for nmt average); 0 = none
 };
 
 /// `decode.length_penalty`: hypotheses are ranked by their log-probability (decoding::parse_length_penalty).

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <stdexcept>
 #include <string_view>
 #include <unordered_map>
@@ -194,20 +195,43 @@ std::vector<std::string> tokenize_13a(const std::string& line) {
 }
 
 void BleuStats::add(const std::string& hypothesis, const std::string& reference) {
-  const JoinedTokens hyp(tokenize_13a(std::string(rstrip(hypothesis))));
-  const JoinedTokens ref(tokenize_13a(std::string(rstrip(reference))));
-  sys_len += static_cast<int64_t>(hyp.size());
-  ref_len += static_cast<int64_t>(ref.size());
+  add(hypothesis, std::vector<std::string>{reference});
+}
 
-  // Keys are unique across orders too: an n-gram key contains exactly n - 1 spaces.
-  std::unordered_map<std::string_view, int64_t> ref_counts;
-  std::unordered_map<std::string_view, int64_t> hyp_counts;
-  ref_counts.reserve(ref.size() * kMaxOrder);
-  hyp_counts.reserve(hyp.size() * kMaxOrder);
-  for (size_t n = 1; n <= static_cast<size_t>(kMaxOrder); ++n) {
-    for (size_t i = 0; i + n <= ref.size(); ++i) ++ref_counts[ref.ngram(i, n)];
-    for (size_t i = 0; i + n <= hyp.size(); ++i) ++hyp_counts[hyp.ngram(i, n)];
+void BleuStats::add(const std::string& hypothesis, const std::vector<std::string>& references) {
+  if (references.empty()) throw std::invalid_argument("BleuStats::add: a segment needs at least one reference");
+  const JoinedTokens hyp(tokenize_13a(std::string(rstrip(hypothesis))));
+  const auto hyp_len = static_cast<int64_t>(hyp.size());
+  sys_len += hyp_len;
+
+  // Keys are unique across orders too: an n-gram key contains exactly n - 1 spaces. The references' tokens
+  // live in `refs` while `ref_counts` holds views into them.
+  std::vector<JoinedTokens> refs;
+  refs.reserve(references.size());
+  std::unordered_map<std::string_view, int64_t> ref_counts, one_ref;
+  int64_t closest_len = -1, closest_diff = -1;
+  for (const std::string& reference : references) {
+    const JoinedTokens& ref = refs.emplace_back(tokenize_13a(std::string(rstrip(reference))));
+    const auto ref_len = static_cast<int64_t>(ref.size());
+    const int64_t diff = std::abs(hyp_len - ref_len);
+    if (closest_diff < 0 || diff < closest_diff || (diff == closest_diff && ref_len < closest_len)) {
+      closest_diff = diff;
+      closest_len = ref_len;
+    }
+    one_ref.clear();
+    for (size_t n = 1; n <= static_cast<size_t>(kMaxOrder); ++n)
+      for (size_t i = 0; i + n <= ref.size(); ++i) ++one_ref[ref.ngram(i, n)];
+    for (const auto& [gram, count] : one_ref) {
+      int64_t& best = ref_counts[gram];
+      best = std::max(best, count);
+    }
   }
+  ref_len += closest_len;
+
+  std::unordered_map<std::string_view, int64_t> hyp_counts;
+  hyp_counts.reserve(hyp.size() * kMaxOrder);
+  for (size_t n = 1; n <= static_cast<size_t>(kMaxOrder); ++n)
+    for (size_t i = 0; i + n <= hyp.size(); ++i) ++hyp_counts[hyp.ngram(i, n)];
   for (const auto& [gram, count] : hyp_counts) {
     const size_t n = static_cast<size_t>(std::count(gram.begin(), gram.end(), ' '));
     total[n] += count;
@@ -261,6 +285,18 @@ CorpusBleu corpus_bleu(const std::vector<std::string>& hypotheses, const std::ve
   check_sizes(hypotheses.size(), references.size(), "corpus_bleu");
   BleuStats stats;
   for (size_t i = 0; i < hypotheses.size(); ++i) stats.add(hypotheses[i], references[i]);
+  return compute_bleu(stats, static_cast<int64_t>(hypotheses.size()));
+}
+
+CorpusBleu corpus_bleu_multi(const std::vector<std::string>& hypotheses,
+                             const std::vector<std::vector<std::string>>& references) {
+  check_sizes(hypotheses.size(), references.size(), "corpus_bleu_multi");
+  BleuStats stats;
+  for (size_t i = 0; i < hypotheses.size(); ++i) {
+    if (references[i].empty())
+      throw std::invalid_argument("corpus_bleu_multi: segment " + std::to_string(i + 1) + " has no reference");
+    stats.add(hypotheses[i], references[i]);
+  }
   return compute_bleu(stats, static_cast<int64_t>(hypotheses.size()));
 }
 

@@ -50,6 +50,11 @@ struct BleuStats {
   /// Adds one segment. Both strings are right-stripped (Python `rstrip()`) then tokenized with tokenize_13a
   /// (case-sensitive, like sacreBLEU's default). Never throws (except std::bad_alloc).
   void add(const std::string& hypothesis, const std::string& reference);
+  /// Adds one segment with several references, as sacreBLEU 2.x does (BLEU._extract_reference_info and
+  /// _compute_segment_statistics): a hypothesis n-gram is clipped by its largest count in any one reference, and
+  /// ref_len grows by the reference length closest to the hypothesis length (the shorter one on a tie).
+  /// Throws std::invalid_argument when `references` is empty.
+  void add(const std::string& hypothesis, const std::vector<std::string>& references);
 };
 
 /// Result of a corpus BLEU computation (sacreBLEU's BLEUScore). score and precisions are in 0..100.
@@ -77,6 +82,12 @@ CorpusBleu compute_bleu(const BleuStats& stats, int64_t sentences);
 /// sacreBLEU `corpus_bleu(hypotheses, [references])` with default options (13a tokenizer, exp smoothing, mixed case).
 /// @throws std::invalid_argument when the two vectors differ in size (the message gives both counts).
 CorpusBleu corpus_bleu(const std::vector<std::string>& hypotheses, const std::vector<std::string>& references);
+
+/// sacreBLEU `corpus_bleu(hypotheses, ref_streams)` with several references per segment: `references[i]` holds
+/// every reference of hypothesis i (their number may vary, as sacreBLEU allows with None entries).
+/// @throws std::invalid_argument when the sizes differ or a segment has no reference (naming the segment).
+CorpusBleu corpus_bleu_multi(const std::vector<std::string>& hypotheses,
+                             const std::vector<std::vector<std::string>>& references);
 
 /// Mean of d2l_bleu(hypotheses[i], references[i], k) over all pairs, in 0..1; 0 for empty input.
 /// @throws std::invalid_argument when the two vectors differ in size (the message gives both counts).

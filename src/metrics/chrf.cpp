@@ -94,21 +94,40 @@ ChrfStats::ChrfStats(int char_order_, int word_order_) : char_order(char_order_)
 }
 
 void ChrfStats::add(const std::string& hypothesis, const std::string& reference) {
-  std::vector<Counts> hyp = char_ngrams(hypothesis, char_order), ref = char_ngrams(reference, char_order);
-  if (word_order > 0) {
+  add(hypothesis, std::vector<std::string>{reference});
+}
+
+void ChrfStats::add(const std::string& hypothesis, const std::vector<std::string>& references, double beta) {
+  if (references.empty()) throw std::invalid_argument("ChrfStats::add: a segment needs at least one reference");
+  std::vector<Counts> hyp = char_ngrams(hypothesis, char_order);
+  if (word_order > 0)
     for (auto& c : word_ngrams(words_of(hypothesis), word_order)) hyp.push_back(std::move(c));
-    for (auto& c : word_ngrams(words_of(reference), word_order)) ref.push_back(std::move(c));
-  }
-  for (std::size_t order = 0; order < hyp.size(); ++order) {
-    int64_t matches = 0;
-    for (const auto& [gram, count] : hyp[order]) {
-      const auto it = ref[order].find(gram);
-      if (it != ref[order].end()) matches += std::min(count, it->second);
+  std::vector<int64_t> hyp_totals;
+  for (const auto& c : hyp) hyp_totals.push_back(total(c));
+
+  ChrfStats best(char_order, word_order), candidate(char_order, word_order);
+  double best_score = -1;
+  for (const std::string& reference : references) {
+    std::vector<Counts> ref = char_ngrams(reference, char_order);
+    if (word_order > 0)
+      for (auto& c : word_ngrams(words_of(reference), word_order)) ref.push_back(std::move(c));
+    for (std::size_t order = 0; order < hyp.size(); ++order) {
+      int64_t matches = 0;
+      for (const auto& [gram, count] : hyp[order]) {
+        const auto it = ref[order].find(gram);
+        if (it != ref[order].end()) matches += std::min(count, it->second);
+      }
+      candidate.counts[3 * order] = ref[order].empty() ? 0 : hyp_totals[order];
+      candidate.counts[3 * order + 1] = total(ref[order]);
+      candidate.counts[3 * order + 2] = matches;
     }
-    counts[3 * order] += total(hyp[order]);
-    counts[3 * order + 1] += total(ref[order]);
-    counts[3 * order + 2] += matches;
+    const double score = references.size() == 1 ? 0.0 : compute_chrf(candidate, beta, 1).score;
+    if (score > best_score) {
+      best_score = score;
+      std::swap(best.counts, candidate.counts);
+    }
   }
+  for (std::size_t i = 0; i < counts.size(); ++i) counts[i] += best.counts[i];
 }
 
 std::string Chrf::name() const {
@@ -158,6 +177,21 @@ Chrf corpus_chrf(const std::vector<std::string>& hypotheses, const std::vector<s
                                 std::to_string(references.size()) + " references");
   ChrfStats stats(char_order, word_order);
   for (std::size_t i = 0; i < hypotheses.size(); ++i) stats.add(hypotheses[i], references[i]);
+  return compute_chrf(stats, beta, static_cast<int64_t>(hypotheses.size()));
+}
+
+Chrf corpus_chrf_multi(const std::vector<std::string>& hypotheses,
+                       const std::vector<std::vector<std::string>>& references, int word_order, int char_order,
+                       double beta) {
+  if (hypotheses.size() != references.size())
+    throw std::invalid_argument("corpus_chrf_multi: " + std::to_string(hypotheses.size()) + " hypotheses but " +
+                                std::to_string(references.size()) + " references");
+  ChrfStats stats(char_order, word_order);
+  for (std::size_t i = 0; i < hypotheses.size(); ++i) {
+    if (references[i].empty())
+      throw std::invalid_argument("corpus_chrf_multi: segment " + std::to_string(i + 1) + " has no reference");
+    stats.add(hypotheses[i], references[i], beta);
+  }
   return compute_chrf(stats, beta, static_cast<int64_t>(hypotheses.size()));
 }
 

@@ -22,9 +22,14 @@ struct ChrfStats {
   /// Adds one segment: character n-grams of the text with all whitespace (Python str.isspace) removed, counted
   /// by code point; word n-grams of the whitespace-split words, each word of 2+ code points split once into
   /// (word without its last character, last character) when that character is ASCII punctuation, else into
-  /// (first character, rest) when the first one is (sacreBLEU's _remove_punctuation). Case-sensitive.
+  /// (first character, rest) when the first one is (sacreBLEU's _remove_punctuation). Case-sensitive. An order
+  /// with no reference n-gram counts no hypothesis n-grams either (sacreBLEU's _get_match_statistics).
   /// Never throws except std::bad_alloc.
   void add(const std::string& hypothesis, const std::string& reference);
+  /// Adds one segment with several references: the statistics against the reference whose sentence-level
+  /// chrF (compute_chrf of that segment alone) is highest, the first one on a tie (sacreBLEU's
+  /// CHRF._compute_segment_statistics). Throws std::invalid_argument when `references` is empty.
+  void add(const std::string& hypothesis, const std::vector<std::string>& references, double beta = 2);
 };
 
 /// A corpus chrF score.
@@ -49,5 +54,11 @@ Chrf compute_chrf(const ChrfStats& stats, double beta, int64_t sentences);
 /// reference each. Throws std::invalid_argument when the vectors differ in size (the message gives both counts).
 Chrf corpus_chrf(const std::vector<std::string>& hypotheses, const std::vector<std::string>& references,
                  int word_order = 0, int char_order = 6, double beta = 2);
+
+/// corpus_chrf with several references per segment: `references[i]` holds every reference of hypothesis i (their
+/// number may vary). Throws std::invalid_argument when the sizes differ or a segment has no reference.
+Chrf corpus_chrf_multi(const std::vector<std::string>& hypotheses,
+                       const std::vector<std::vector<std::string>>& references, int word_order = 0,
+                       int char_order = 6, double beta = 2);
 
 }  // namespace nmt::metrics

@@ -89,7 +89,7 @@ void load_weights(Seq2SeqModelImpl& model, const std::string& file, const c10::D
   for (const auto& b : model.named_buffers()) check(b.key(), b.value());
 }
 
-LoadedCheckpoint load_checkpoint(const std::string& path, const c10::Device& device) {
+LoadedCheckpoint load_checkpoint(const std::string& path, const c10::Device& device, bool use_ema) {
   LoadedCheckpoint c;
   c.dir = resolve_checkpoint_dir(path);
   try {
@@ -103,7 +103,9 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const c10::Device& dev
   c.tgt_tokenizer = data::Tokenizer::load(c.dir, "tgt", c.config.data.tokenizer);
   read_state(c.dir + "/state.json", c);
   c.model = make_model(c.config.model, c.src_vocab.size(), c.tgt_vocab.size());
-  load_weights(*c.model, c.dir + "/model.pt", device);
+  std::error_code ec;
+  if (use_ema && fs::is_regular_file(c.dir + "/ema.pt", ec)) c.weights = "ema";
+  load_weights(*c.model, c.dir + (c.weights == "ema" ? "/ema.pt" : "/model.pt"), device);
   c.model->to(device);
   c.model->eval();
   return c;

@@ -4,6 +4,7 @@
 // optimiser and RNG state that only `nmt train --resume` reads (see train/checkpoint.h, which writes it):
 //
 //   DIR/model.pt       weights, a torch::serialize::OutputArchive keyed by the registered parameter names
+//   DIR/ema.pt         the exponential moving average of the weights (train.ema_decay > 0), keyed alike
 //   DIR/config.json    the resolved config (common::Config) the model was built from
 //   DIR/src_vocab.txt  DIR/tgt_vocab.txt   the vocabularies (data::Vocab::save)
 //   DIR/src_spm.model  DIR/tgt_spm.model   the SentencePiece models of a subword run (data.tokenizer)
@@ -49,13 +50,15 @@ struct LoadedCheckpoint {
   nlohmann::json state;     ///< DIR/state.json as saved (an object; empty when the file is absent)
   int64_t epoch = 0;        ///< state["epoch"]: completed training epochs (0 without state.json)
   int64_t step = 0;         ///< state["step"]: optimiser steps taken (0 without state.json)
+  std::string weights = "raw";  ///< "ema" when `model` holds DIR/ema.pt, "raw" for DIR/model.pt
 };
 
 /// Loads config, vocabularies, tokenizers, model (moved to `device`, in eval mode) and training progress from a run or
-/// checkpoint directory (see resolve_checkpoint_dir). A checkpoint is data, not user input: every failure is a
+/// checkpoint directory (see resolve_checkpoint_dir). The model gets the EMA weights (DIR/ema.pt) when the
+/// checkpoint has them and `use_ema`, else the raw weights (DIR/model.pt). A checkpoint is data, not user input: every failure is a
 /// std::runtime_error (exit code 1) naming the file, and the key or tensor at fault: a missing or corrupted
 /// file (a SentencePiece model included), a config.json that common::load_config rejects, a malformed state.json (not JSON, not an object, or
 /// `epoch`/`step` missing or not integers), weights of other shapes (load_weights).
-LoadedCheckpoint load_checkpoint(const std::string& path, const c10::Device& device);
+LoadedCheckpoint load_checkpoint(const std::string& path, const c10::Device& device, bool use_ema = true);
 
 }  // namespace nmt::models

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "common/io.h"
+#include "train/ema.h"
 
 namespace nmt::train {
 
@@ -60,7 +61,8 @@ TrainingState TrainingState::from_json(const json& j, const std::string& source)
 void save_checkpoint(const std::string& dir, models::Seq2SeqModelImpl& model, torch::optim::Optimizer* optimizer,
                      const TrainingState& state, const common::Config& config, const data::Vocab& src_vocab,
                      const data::Vocab& tgt_vocab, const data::Tokenizer& src_tokenizer,
-                     const data::Tokenizer& tgt_tokenizer, const std::vector<torch::Tensor>& rank_rng_states) {
+                     const data::Tokenizer& tgt_tokenizer, const std::vector<torch::Tensor>& rank_rng_states,
+                     const std::vector<torch::Tensor>& ema_parameters) {
   const bool subword = config.data.tokenizer == common::kTokenizerSentencePiece;
   if (subword && !(src_tokenizer.is_subword() && tgt_tokenizer.is_subword()))
     throw std::invalid_argument("save_checkpoint: a sentencepiece run's checkpoint needs both subword models");
@@ -73,6 +75,12 @@ void save_checkpoint(const std::string& dir, models::Seq2SeqModelImpl& model, to
     torch::serialize::OutputArchive archive;
     model.save(archive);
     archive.save_to(staged + "/model.pt");
+    if (!ema_parameters.empty()) {
+      const ScopedWeights averaged(model.parameters(), ema_parameters);
+      torch::serialize::OutputArchive ema;
+      model.save(ema);
+      ema.save_to(staged + "/ema.pt");
+    }
     if (optimizer) torch::save(*optimizer, staged + "/optimizer.pt");
     torch::Tensor rng;
     {

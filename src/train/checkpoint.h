@@ -42,14 +42,16 @@ struct TrainingState {
 /// `dir.tmp`, every file and the directory are fsynced, and only then is it swapped in with
 /// common::replace_directory, so a crash leaves the previous or the new checkpoint, complete.
 /// `optimizer` may be null (weights only). `rank_rng_states[i]` (a distributed run's other ranks) is written as
-/// rng_rank{i+1}.pt beside rng.pt (rank 0's). The tokenizers' subword models are written when config.data.tokenizer
+/// rng_rank{i+1}.pt beside rng.pt (rank 0's). `ema_parameters` (one per model.parameters(), in that order), when
+/// given, is written as ema.pt in model.pt's format (the model's own buffers included); the model is left as it was. The tokenizers' subword models are written when config.data.tokenizer
 /// is "sentencepiece" (std::invalid_argument if they are word level then). Throws std::runtime_error naming the
 /// path on I/O failure.
 void save_checkpoint(const std::string& dir, models::Seq2SeqModelImpl& model, torch::optim::Optimizer* optimizer,
                      const TrainingState& state, const common::Config& config, const data::Vocab& src_vocab,
                      const data::Vocab& tgt_vocab, const data::Tokenizer& src_tokenizer = {},
                      const data::Tokenizer& tgt_tokenizer = {},
-                     const std::vector<torch::Tensor>& rank_rng_states = {});
+                     const std::vector<torch::Tensor>& rank_rng_states = {},
+                     const std::vector<torch::Tensor>& ema_parameters = {});
 
 /// Restores the optimiser state and the CPU random generator from checkpoint `dir` (for --resume).
 /// Throws std::runtime_error naming the file when it is missing or unreadable.

@@ -30,6 +30,7 @@
 #include "models/model_factory.h"
 #include "ops/dispatch.h"
 #include "train/distributed.h"
+#include "train/ema.h"
 #include "train/loss.h"
 #include "train/lr_schedule.h"
 #include "train/optimizer.h"
@@ -263,6 +264,15 @@ Trainer::Trainer(common::Config config, TrainOptions options)
     model_->to(device_);
     optimizer_ = std::make_unique<FusedAdam>(model_->parameters(), torch::optim::AdamOptions(tc.lr));
     spdlog::info("[train] model {}: {} parameters", config_.model.type, models::count_parameters(*model_));
+    if (lead() && tc.ema_decay > 0) {
+      ema_ = std::make_unique<ExponentialAverage>(model_->parameters(), tc.ema_decay);
+      spdlog::info("[train] exponential moving average of the weights: decay {} (about {:.0f} updates); "
+                   "validation and best/ use it", tc.ema_decay, 1.0 / tc.ema_decay);
+      if (tc.ema_decay > 0.1)
+        spdlog::warn("[train] train.ema_decay = {} is the weight of the newest weights in each update (Marian's "
+                     "exponential-smoothing): it averages over about {:.0f} updates only; an EMA decay of 0.9999 "
+                     "in other toolkits is 1e-4 here", tc.ema_decay, 1.0 / tc.ema_decay);
+    }
     if (group_ && !lead()) {
       // Ranks >= 1 draw their own dropout masks: a stream of their own, or the one their checkpoint saved.
       torch::manual_seed(tc.seed + 0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(group_->rank()));
@@ -405,7 +415,19 @@ void Trainer::prepare_run_dir() {
 void Trainer::restore() {
   const std::string& run_dir = options_.output_dir;
   const std::string dir = run_dir + "/latest";
+  if (ema_) {
+    if (fs::is_regular_file(dir + "/ema.pt")) {  // the average, read through the model, then the raw weights
+      models::load_weights(*model_, dir + "/ema.pt", device_);
+      torch::NoGradGuard no_grad;
+      const auto params = model_->parameters();
+      for (std::size_t i = 0; i < params.size(); ++i) ema_->values()[i].copy_(params[i]);
+    } else {
+      spdlog::warn("[train] {} has no ema.pt: the weight average starts from the resumed weights", dir);
+    }
+  }
   models::load_weights(*model_, dir + "/model.pt", device_);
+  if (ema_ && !fs::is_regular_file(dir + "/ema.pt"))
+    ema_ = std::make_unique<ExponentialAverage>(model_->parameters(), config_.train.ema_decay);
   load_training_state(dir, *optimizer_);
   const std::string state_file = dir + "/state.json";
   const json state = json::parse(common::read_text(state_file), nullptr, /*allow_exceptions=*/false);
@@ -553,6 +575,7 @@ StepResult Trainer::train_step(const data::Batch& b, StepTimes* times) {
   if (tc.grad_clip > 0) optimizer_->clip_grad_norm(tc.grad_clip);
   if (times) t4 = Clock::now();
   optimizer_->step();
+  if (ema_) ema_->update(model_->parameters(), state_.step);
   if (times) {
     const auto t5 = Clock::now();
     auto s = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
@@ -596,6 +619,7 @@ StepResult Trainer::distributed_step(const data::Batch& b, double lr, StepTimes*
   if (tc.grad_clip > 0) optimizer_->clip_grad_norm(tc.grad_clip);
   const auto t6 = Clock::now();
   optimizer_->step();
+  if (ema_) ema_->update(model_->parameters(), state_.step);
   if (times) {
     const auto t7 = Clock::now();
     times->forward += s(t0, t1), times->loss += s(t1, t2), times->backward += s(t2, t3);
@@ -647,10 +671,26 @@ std::optional<Validation> Trainer::validate() {
   return v;
 }
 
-void Trainer::save(const std::string& dir) {
+void Trainer::save(const std::string& dir, bool weights_only) {
   state_.world_size = group_ ? group_->world_size() : 1;
-  save_checkpoint(dir, *model_, optimizer_.get(), state_, config_, data_->src_vocab, data_->tgt_vocab,
-                  data_->src_tokenizer, data_->tgt_tokenizer, rank_rng_states_);
+  save_checkpoint(dir, *model_, weights_only ? nullptr : optimizer_.get(), state_, config_, data_->src_vocab,
+                  data_->tgt_vocab, data_->src_tokenizer, data_->tgt_tokenizer,
+                  weights_only ? std::vector<torch::Tensor>{} : rank_rng_states_,
+                  ema_ ? ema_->values() : std::vector<torch::Tensor>{});
+}
+
+void Trainer::keep_epoch_checkpoint(int64_t epoch) {
+  const int64_t keep = config_.train.keep_checkpoints;
+  if (keep <= 0) return;
+  save(options_.output_dir + "/epoch_" + std::to_string(epoch), /*weights_only=*/true);
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(options_.output_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("epoch_", 0) != 0 || name.size() == 6 ||
+        name.find_first_not_of("0123456789", 6) != std::string::npos)
+      continue;
+    if (std::stoll(name.substr(6)) <= epoch - keep) fs::remove_all(entry.path(), ec);
+  }
 }
 
 void Trainer::report(json metrics_line, json timing_line, const std::string& summary) {
@@ -698,7 +738,13 @@ void Trainer::validation_point(int64_t epoch, int64_t batches_done, int64_t num_
     }
   }
   const auto validation_start = Clock::now();
-  const std::optional<Validation> v = validate();
+  std::optional<Validation> v;
+  if (ema_) {
+    const ScopedWeights averaged(model_->parameters(), ema_->values());
+    v = validate();
+  } else {
+    v = validate();
+  }
   json m{{"epoch", epoch},
          {"step", state_.step},
          {"mid_epoch", mid_epoch},
@@ -748,6 +794,7 @@ void Trainer::validation_point(int64_t epoch, int64_t batches_done, int64_t num_
   report(std::move(m), std::move(t), line.str());
   save(options_.output_dir + "/latest");
   if (improved) save(options_.output_dir + "/best");
+  if (!mid_epoch) keep_epoch_checkpoint(epoch);
   c.resume();
 }
 

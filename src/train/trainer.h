@@ -22,6 +22,7 @@
 
 namespace nmt::train {
 
+class ExponentialAverage;
 class FusedAdam;
 class GradientReducer;
 class ProcessGroup;
@@ -106,8 +107,12 @@ struct RunClock;
 /// in), src_vocab.txt, tgt_vocab.txt, the split files ({valid,test}.{src,ref}), metrics.jsonl (one object per
 /// validation holding only values the config and seed determine, so reruns on the same machine give identical
 /// files), timing.jsonl (one object per validation: wall times, tokens/s, threads and BLAS kernels), the
-/// checkpoints latest/ and best/ (best by valid BLEU, or by train loss without a valid split), and, through
-/// TrainOptions::write_curves, the training-curve figures. Validation happens every train.valid_every_steps
+/// checkpoints latest/ and best/ (best by valid BLEU, or by train loss without a valid split), with
+/// train.keep_checkpoints K > 0 the weights of the last K epoch ends as epoch_N/, and, through
+/// TrainOptions::write_curves, the training-curve figures. With train.ema_decay > 0 the trainer keeps an
+/// exponential moving average of the weights (train/ema.h, updated after every step), validates with it (so
+/// best/ is chosen by the averaged weights) and stores it as ema.pt in every checkpoint beside the raw model.pt;
+/// --resume restores both. Validation happens every train.valid_every_steps
 /// updates (when > 0) and at every epoch end. A step-only Trainer (the benchmarks) just runs train_step().
 class Trainer {
  public:
@@ -179,8 +184,12 @@ class Trainer {
   /// Validates, logs and checkpoints at the current step (mid-epoch when `batches_done` < `num_batches`).
   void validation_point(int64_t epoch, int64_t batches_done, int64_t num_batches, const torch::Tensor& loss_sum,
                         const torch::Tensor& token_sum, double lr);
-  /// Writes a checkpoint of the current model, optimiser, RNG and state_ to `dir` (latest/ or best/).
-  void save(const std::string& dir);
+  /// Writes a checkpoint of the current model (and its average), optimiser, RNG and state_ to `dir` (latest/ or
+  /// best/); `weights_only` leaves the optimiser out (the epoch_N/ checkpoints).
+  void save(const std::string& dir, bool weights_only = false);
+  /// After the checkpoint of epoch `epoch`: writes epoch_{epoch}/ and removes the epoch_N/ directories with
+  /// N <= epoch - train.keep_checkpoints (nothing when it is 0).
+  void keep_epoch_checkpoint(int64_t epoch);
   /// Reads the corpus, splits it, builds (or loads from `vocab_dir`) tokenizers and vocabularies, and makes the
   /// tensor datasets; the lead also writes the vocabularies and held-out files into the run directory.
   void load_data(const std::string& vocab_dir);
@@ -216,6 +225,7 @@ class Trainer {
   std::unique_ptr<GradientReducer> reducer_;  ///< bucketed gradient all-reduce when group_
   bool time_request_ = false;              ///< rank 0: the time limit has passed (sent with the next step's sums)
   std::vector<torch::Tensor> rank_rng_states_;  ///< ranks 1.. CPU RNG states from the last sync_ranks()
+  std::unique_ptr<ExponentialAverage> ema_;     ///< the lead's weight average (train.ema_decay > 0), else null
 };
 
 /// Trains `config` into `options.output_dir`: Trainer(config, options).run() (see Trainer).

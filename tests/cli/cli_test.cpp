@@ -23,6 +23,9 @@ Run run(const std::string& args, const std::string& env = "") {
   return nmt::test::run_shell(env + std::string(NMT_BINARY) + " " + args + " 2>&1");
 }
 
+/// `nmt ARGS` with its stdout only (stderr dropped): for --json reports.
+Run run_stdout(const std::string& args) { return nmt::test::run_shell(std::string(NMT_BINARY) + " " + args + " 2>/dev/null"); }
+
 /// Writes `text` to `dir/name` and returns the path.
 fs::path write_file(const nmt::test::TempDir& dir, const std::string& name, const std::string& text) {
   const fs::path p = dir / name;
@@ -116,5 +119,44 @@ TEST_CASE("nmt command line", "[cli]") {
                            Catch::Contains("nrefs:1|case:lc|eff:no|tok:13a|smooth:exp|version:2.6.0"));
     const auto short_ref = write_file(tmp, "nmt_cli_ref1.txt", "il est calme .\n");
     CHECK(run("eval --bleu --hypotheses " + h.string() + " --references " + short_ref.string()).code == 2);
+    const Run second_short = run("eval --bleu --hypotheses " + h.string() + " --references " + ref.string() + " " +
+                                 short_ref.string());
+    CHECK(second_short.code == 2);
+    CHECK_THAT(second_short.out, Catch::Contains(short_ref.string()) && Catch::Contains("has 1"));
+    CHECK(run("eval --bleu --multi-ref --hypotheses " + h.string() + " --references " + ref.string()).code == 2);
+  }
+  SECTION("eval with two reference files agrees with sacreBLEU 2.6.0") {
+    // The example: two hypotheses (runs of spaces, a trailing space), two reference sets.
+    const auto h = write_file(tmp, "nmt_cli_mh.txt",
+                              "The cat sat on the mat.\n"
+                              "Die    Beziehung zwischen  Obama und Netanjahu ist nicht gerade  freundlich. \n");
+    const auto r1 = write_file(tmp, "nmt_cli_mr1.txt",
+                               "The cat is on the mat.\n"
+                               "Das Verh\xC3\xA4ltnis zwischen Obama und Netanyahu ist nicht gerade freundschaftlich.\n");
+    const auto r2 = write_file(tmp, "nmt_cli_mr2.txt",
+                               "There is a cat on the mat.\n"
+                               "Die Beziehung zwischen Obama und Netanjahu ist nicht freundlich.\n");
+    const Run one = run_stdout("eval --bleu --json --hypotheses " + h.string() + " --references " + r1.string());
+    REQUIRE(one.code == 0);
+    const auto j1 = nlohmann::json::parse(one.out);
+    CHECK_THAT(j1["bleu"].get<double>(), Catch::Matchers::WithinAbs(30.450743, 5e-7));
+    CHECK_THAT(j1["chrf2"].get<double>(), Catch::Matchers::WithinAbs(65.374836, 5e-7));
+    CHECK_THAT(j1["chrf2pp"].get<double>(), Catch::Matchers::WithinAbs(64.319463, 5e-7));
+    const Run two = run_stdout("eval --bleu --json --hypotheses " + h.string() + " --references " + r1.string() +
+                               " " + r2.string());
+    REQUIRE(two.code == 0);
+    const auto j2 = nlohmann::json::parse(two.out);
+    CHECK_THAT(j2["bleu"].get<double>(), Catch::Matchers::WithinAbs(70.472725, 5e-7));
+    CHECK_THAT(j2["chrf2"].get<double>(), Catch::Matchers::WithinAbs(87.847902, 5e-7));
+    CHECK_THAT(j2["chrf2pp"].get<double>(), Catch::Matchers::WithinAbs(87.386112, 5e-7));
+    CHECK(j2["bleu_signature"] == "nrefs:2|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0");
+    CHECK(j2["chrf2pp_signature"] == "nrefs:2|case:mixed|eff:yes|nc:6|nw:2|space:no|version:2.6.0");
+    CHECK_FALSE(j2.contains("d2l_bleu"));  // d2l's sentence BLEU takes one reference
+  }
+  SECTION("average needs checkpoints and an output") {
+    CHECK(run("average --output " + (tmp / "avg").string()).code == 2);
+    const Run missing = run("average --output " + (tmp / "avg").string() + " " + (tmp / "nothing").string());
+    CHECK(missing.code == 1);
+    CHECK_THAT(missing.out, Catch::Contains("nothing"));
   }
 }

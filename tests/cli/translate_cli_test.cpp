@@ -285,6 +285,40 @@ TEST_CASE("eval scores the run's test split and writes a report", "[cli]") {
   }
 }
 
+TEST_CASE("eval --multi-ref scores each distinct source once against all its references", "[cli]") {
+  const nmt::test::TempDir tmp("cli_multiref");
+  const fs::path run = tmp / "run";
+  fs::copy(trained_run("seq2seq_attention"), run, fs::copy_options::recursive);
+  // A test split where "Go." has two translations and "I'm home." one (as the grouped split keeps them).
+  std::ofstream(run / "test.src") << "Go.\nI'm home.\nGo.\n";
+  std::ofstream(run / "test.ref") << "Va !\nJe suis chez moi.\nMarche.\n";
+  const Result r = sh(std::string(NMT_BINARY) + " eval --bleu --json --multi-ref --checkpoint " + run.string() +
+                      " --split test 2>/dev/null");
+  REQUIRE(r.code == 0);
+  const auto report = nlohmann::json::parse(r.out);
+  CHECK(report["sentences"] == 2);
+  CHECK(report["multi_ref"] == true);
+  CHECK(report["references_per_segment"] == nlohmann::json({{"min", 1}, {"max", 2}}));
+  CHECK_THAT(report["bleu_signature"].get<std::string>(), Catch::StartsWith("nrefs:var|case:lc|"));
+  CHECK_FALSE(report.contains("d2l_bleu"));
+  CHECK(nmt::common::read_lines((run / "test.multiref.tsv").string()) ==
+        std::vector<std::string>{"Go.\tVa !\tMarche.", "I'm home.\tJe suis chez moi."});
+  const auto hyps = nmt::common::read_lines((run / "test.multiref.hyp").string());
+  REQUIRE(hyps.size() == 2);
+  CHECK(fs::exists(run / "eval_test.multiref.json"));
+  // The same scores as the two reference files a user would pass to --references (the second line's second
+  // reference is given again, as one file per reference set needs a line for every hypothesis).
+  std::ofstream(tmp / "h.txt") << hyps[0] << "\n" << hyps[1] << "\n";
+  std::ofstream(tmp / "r1.txt") << "va !\nje suis chez moi.\n";
+  std::ofstream(tmp / "r2.txt") << "marche.\nje suis chez moi.\n";
+  const Result f = sh(std::string(NMT_BINARY) + " eval --bleu --json --lowercase --hypotheses " + (tmp / "h.txt").string() +
+                      " --references " + (tmp / "r1.txt").string() + " " + (tmp / "r2.txt").string() + " 2>/dev/null");
+  REQUIRE(f.code == 0);
+  const auto files = nlohmann::json::parse(f.out);
+  CHECK_THAT(files["bleu"].get<double>(), Catch::Matchers::WithinAbs(report["bleu"].get<double>(), 1e-9));
+  CHECK_THAT(files["chrf2"].get<double>(), Catch::Matchers::WithinAbs(report["chrf2"].get<double>(), 1e-9));
+}
+
 TEST_CASE("a run directory without best/ (stopped before its first validation) translates with latest/", "[cli]") {
   const nmt::test::TempDir tmp("cli_no_best");
   const fs::path run = tmp / "run";

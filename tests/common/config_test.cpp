@@ -144,7 +144,7 @@ const char* const kAllKeys = R"({
             "grad_clip": 2.5, "label_smoothing": 0.1, "max_minutes": 1.5, "bucket": true,
             "valid_bleu_sentences": 55, "valid_every_steps": 250, "seed": 18446744073709551615, "device": "cuda:3",
             "num_threads": 4, "valid_beam_size": 3,
-            "dist_timeout_s": 42.5},
+            "dist_timeout_s": 42.5, "ema_decay": 0.0005, "keep_checkpoints": 5},
   "decode": {"beam_size": 7, "length_penalty": "average", "alpha": 1.25, "min_len": 2, "max_len_a": 1.5,
              "max_len_b": 3, "max_len": 40, "batch_size": 9}
 })";
@@ -201,6 +201,8 @@ TEST_CASE("Config: every key round-trips through from_json and to_json", "[confi
   CHECK(c.train.num_threads == 4);
   CHECK(c.train.valid_beam_size == 3);
   CHECK(c.train.dist_timeout_s == 42.5);
+  CHECK(c.train.ema_decay == 0.0005);
+  CHECK(c.train.keep_checkpoints == 5);
   CHECK(c.decode.beam_size == 7);
   CHECK(c.decode.length_penalty == "average");
   CHECK(c.decode.alpha == 1.25);
@@ -234,12 +236,13 @@ TEST_CASE("Config: a run directory's config.json from before valid_every_steps s
   const Config c = Config::from_json(old, "runs/old/config.json");
   CHECK(c.train.valid_every_steps == 0);
   // The defaults write the same JSON plus the keys added since: valid_every_steps, valid_beam_size,
-  // dist_timeout_s and the
-  // whole decode section, the tokenizer keys and the corpus keys (written out here by hand).
+  // dist_timeout_s, ema_decay, keep_checkpoints and the whole decode section, the tokenizer keys and the corpus keys (written out here by hand).
   json expected = old;
   expected["train"]["valid_every_steps"] = 0;
   expected["train"]["valid_beam_size"] = 1;
   expected["train"]["dist_timeout_s"] = 600.0;
+  expected["train"]["ema_decay"] = 0.0;
+  expected["train"]["keep_checkpoints"] = 0;
   const json tokenizer_keys = json::parse(R"({"tokenizer": "word", "sp_model_type": "unigram",
       "sp_vocab_size": 8000, "sp_joint": false, "sp_character_coverage": 1.0, "sp_alpha": 0.0,
       "train": null, "valid": null, "test": null, "src_lang": "en", "tgt_lang": "fr", "lowercase": true,
@@ -333,6 +336,8 @@ TEST_CASE("Config: each rule rejects a bad value with a message naming the file 
       {"train.num_threads", -1, "= -1 is out of range: must be >= 0"},
       {"train.valid_beam_size", 0, "= 0 is out of range: must be >= 1"},
       {"train.dist_timeout_s", 0, "= 0.0 is out of range: must be > 0"},
+      {"train.ema_decay", 1.0, "= 1.0 is out of range: must be in [0, 1)"},
+      {"train.keep_checkpoints", -1, "= -1 is out of range: must be >= 0"},
       {"decode.beam_size", 0, "= 0 is out of range: must be >= 1"},
       {"decode.length_penalty", "wu", "= \"wu\" is unknown; valid: none, gnmt, average"},
       {"decode.alpha", -0.5, "= -0.5 is out of range: must be >= 0"},
@@ -426,7 +431,7 @@ TEST_CASE("Config: describe lists every key of to_json() with its default, and n
   }
   CHECK(described.size() == keys.size());  // no key twice
   CHECK(described == flat_keys(defaults));
-  CHECK(keys.size() == 53);
+  CHECK(keys.size() == 55);
   // A few defaults and rules written out by hand.
   const auto find = [&](const std::string& key) {
     for (const auto& k : keys)
@@ -472,7 +477,7 @@ TEST_CASE("Config: describe lists every key of to_json() with its default, and n
     CHECK(key == "train.valid_every_steps");
     CHECK(type + " " + op + " " + bound == "int >= 0");
     CHECK(value == "0");
-    CHECK(first == "validate,");
+    CHECK(first == "also");
   }
   // The markdown table: header, separator, then exactly one row per key in the same order.
   const std::string md = nmt::common::describe_markdown();
@@ -485,7 +490,7 @@ TEST_CASE("Config: describe lists every key of to_json() with its default, and n
   for (std::size_t i = 0; i < keys.size(); ++i) CHECK(rows[i + 2].rfind("| `" + keys[i].key + "` | ", 0) == 0);
   CHECK(rows[2 + 19] == "| `model.type` | `seq2seq` | architecture (d2l §10.7, §11.4, §11.7); one of `seq2seq`, "
                        "`seq2seq_attention`, `transformer` |");
-  CHECK(md.size() < 4800);
+  CHECK(md.size() < 5000);
 }
 
 TEST_CASE("Config: the enum names are the ones the factory, the schedule and the device code accept", "[config]") {

@@ -192,6 +192,20 @@ TEST_CASE("corpus_bleu reproduces sacreBLEU corpus BLEU", "[metrics][bleu]") {
     CHECK(stats.total == std::array<int64_t, 4>{10, 8, 6, 4});
     CHECK_THAT(compute_bleu(stats, 2).score, WithinAbs(27.338535134616688, 1e-9));
   }
+  SECTION("several references: clipping by the largest count in one reference, closest length, ties shorter") {
+    // sacreBLEU: hypothesis "a b c d" against "a b c" and "a b c d e" scores 100 with ref_len 3.
+    const auto tie =
+        nmt::metrics::corpus_bleu_multi({"a b c d"}, std::vector<std::vector<std::string>>{{"a b c", "a b c d e"}});
+    CHECK_THAT(tie.score, WithinAbs(100.0, 1e-9));
+    CHECK(tie.ref_len == 3);
+    CHECK(tie.sys_len == 4);
+    // "the the the" against "the cat" and "the the mat": "the" is clipped at 2 (not 1 + 2 = 3).
+    BleuStats stats;
+    stats.add("the the the", std::vector<std::string>{"the cat", "the the mat"});
+    CHECK(stats.correct[0] == 2);
+    CHECK(stats.total[0] == 3);
+    CHECK(stats.ref_len == 3);  // |3 - 2| = |3 - 3| + 1: the closest is 3
+  }
   SECTION("size mismatch throws and names both counts") {
     CHECK_THROWS_AS(corpus_bleu({"a", "b"}, {"a"}), std::invalid_argument);
     CHECK_THROWS_WITH(corpus_bleu({"a", "b"}, {"a"}), Catch::Contains("2") && Catch::Contains("1"));

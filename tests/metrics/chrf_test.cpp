@@ -13,6 +13,7 @@
 
 using Catch::Matchers::WithinAbs;
 using nmt::metrics::corpus_chrf;
+using nmt::metrics::corpus_chrf_multi;
 
 namespace {
 using V = std::vector<std::string>;
@@ -23,6 +24,8 @@ const V kHyps{"The cat sat on the mat.",
               "Die    Beziehung zwischen  Obama und Netanjahu ist nicht gerade  freundlich. "};
 const V kRefs{"The cat is on the mat.",
               "Das Verh\xC3\xA4ltnis zwischen Obama und Netanyahu ist nicht gerade freundschaftlich."};
+// A second reference set; sacreBLEU 2.6.0 with both sets gives the multi-reference values below.
+const V kRefs2{"There is a cat on the mat.", "Die Beziehung zwischen Obama und Netanjahu ist nicht freundlich."};
 }  // namespace
 
 TEST_CASE("chrF2, chrF2++ and BLEU agree with sacreBLEU 2.6.0", "[metrics][chrf]") {
@@ -32,6 +35,35 @@ TEST_CASE("chrF2, chrF2++ and BLEU agree with sacreBLEU 2.6.0", "[metrics][chrf]
   CHECK(corpus_chrf(kHyps, kRefs).name() == "chrF2");
   CHECK(corpus_chrf(kHyps, kRefs, 2).name() == "chrF2++");
   CHECK(corpus_chrf(kHyps, kRefs).to_json()["sentences"] == 2);
+}
+
+TEST_CASE("several references agree with sacreBLEU 2.6.0", "[metrics][chrf]") {
+  const std::vector<V> both{{kRefs[0], kRefs2[0]}, {kRefs[1], kRefs2[1]}};
+  SECTION("two reference sets") {
+    CHECK_THAT(corpus_chrf_multi(kHyps, both).score, WithinAbs(87.847902, 5e-7));
+    CHECK_THAT(corpus_chrf_multi(kHyps, both, 2).score, WithinAbs(87.386112, 5e-7));
+    CHECK_THAT(nmt::metrics::corpus_bleu_multi(kHyps, both).score, WithinAbs(70.472725, 5e-7));
+  }
+  SECTION("one reference each equals the single-reference overload") {
+    const std::vector<V> one{{kRefs[0]}, {kRefs[1]}};
+    CHECK(corpus_chrf_multi(kHyps, one).score == corpus_chrf(kHyps, kRefs).score);
+    CHECK(corpus_chrf_multi(kHyps, one, 2).score == corpus_chrf(kHyps, kRefs, 2).score);
+    CHECK(nmt::metrics::corpus_bleu_multi(kHyps, one).score == nmt::metrics::corpus_bleu(kHyps, kRefs).score);
+  }
+  SECTION("each segment takes its best reference; ties take the first") {
+    // "abc" against "xyz" (chrF 0) and "abc" (100): the second one's statistics are summed.
+    CHECK_THAT(corpus_chrf_multi({"abc"}, std::vector<V>{{"xyz", "abc"}}).score, WithinAbs(100.0, 1e-12));
+    // Character 1-grams only: "aabc" against "c" (P 1/4, R 1) and "xcb" (P 2/4, R 2/3) both score F2 = 5/8.
+    nmt::metrics::ChrfStats c_first(1, 0), xcb_first(1, 0);
+    c_first.add("aabc", V{"c", "xcb"});
+    xcb_first.add("aabc", V{"xcb", "c"});
+    CHECK(c_first.counts == std::vector<int64_t>{4, 1, 1});
+    CHECK(xcb_first.counts == std::vector<int64_t>{4, 3, 2});
+  }
+  SECTION("a segment without references is an error") {
+    CHECK_THROWS_AS(corpus_chrf_multi({"a"}, std::vector<V>{{}}), std::invalid_argument);
+    CHECK_THROWS_AS(nmt::metrics::corpus_bleu_multi({"a"}, std::vector<V>{{}}), std::invalid_argument);
+  }
 }
 
 TEST_CASE("chrF on values worked out by hand", "[metrics][chrf]") {
@@ -62,6 +94,18 @@ TEST_CASE("chrF on values worked out by hand", "[metrics][chrf]") {
     const double p = (4.0 / 5 + 2.0 / 3 + 1.0) / 3;
     CHECK_THAT(nmt::metrics::compute_chrf(stats, 2, 2).score, WithinAbs(100 * p, 1e-9));
     CHECK_THAT(corpus_chrf({"ab", "xyz"}, {"ac", "xyz"}).score, WithinAbs(100 * p, 1e-9));
+  }
+  SECTION("an order the reference lacks counts no hypothesis n-grams (sacreBLEU)") {
+    // "abc" vs "a" then "a" vs "abc": the first segment's hypothesis 2- and 3-grams are not counted, so
+    // 2-grams total hyp 0 and drop out: 1-grams P = 2/4, R = 2/4; 3-grams none; orders 2-3 left out.
+    nmt::metrics::ChrfStats stats(6, 0);
+    stats.add("abc", "a");
+    CHECK(stats.counts[3] == 0);  // 2-gram hypothesis count
+    CHECK(stats.counts[4] == 0);
+    stats.add("a", "abc");
+    CHECK(stats.counts[3] == 0);
+    CHECK(stats.counts[4] == 2);
+    CHECK_THAT(nmt::metrics::compute_chrf(stats, 2, 2).score, WithinAbs(50.0, 1e-12));
   }
   SECTION("bad input") {
     CHECK_THROWS_AS(corpus_chrf({"a"}, {}), std::invalid_argument);
