@@ -221,11 +221,11 @@ int run_eval(const EvalArgs& args) {
     report["decode"] = decode_json(options);
   }
 
-  if (lowercase)
+  if (lowercase) {
     for (auto& line : hyps) line = metrics::lowercase(line);
-  if (lowercase)
     for (auto& segment : refs)
       for (auto& line : segment) line = metrics::lowercase(line);
+  }
   std::size_t min_refs = refs.empty() ? 1 : refs.front().size(), max_refs = min_refs;
   for (const auto& segment : refs) {
     min_refs = std::min(min_refs, segment.size());

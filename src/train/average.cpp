@@ -71,12 +71,11 @@ AverageResult average_checkpoints(const std::vector<std::string>& checkpoints, c
       throw std::invalid_argument("--output " + output + " is one of the checkpoints to average");
   if (fs::exists(output, ec) && !fs::is_empty(output, ec) && !overwrite)
     throw std::invalid_argument("--output " + output + " already holds files; pass --overwrite to replace it");
-  bool all_ema = use_ema;
-  for (const auto& dir : result.inputs) all_ema = all_ema && fs::is_regular_file(fs::path(dir) / "ema.pt", ec);
+  std::size_t with_ema = 0;
+  for (const auto& dir : result.inputs) with_ema += fs::is_regular_file(fs::path(dir) / "ema.pt", ec) ? 1 : 0;
+  const bool all_ema = use_ema && with_ema == result.inputs.size();
   result.weights = all_ema ? "ema" : "raw";
-  bool any_ema = false;
-  for (const auto& dir : result.inputs) any_ema = any_ema || fs::is_regular_file(fs::path(dir) / "ema.pt", ec);
-  if (use_ema && any_ema && !all_ema)
+  if (use_ema && with_ema > 0 && !all_ema)
     spdlog::warn("[average] not every checkpoint has EMA weights: averaging the raw weights (model.pt) of all");
 
   // The first checkpoint holds the running sums (float64 copies); the others are loaded one at a time.

@@ -415,19 +415,16 @@ void Trainer::prepare_run_dir() {
 void Trainer::restore() {
   const std::string& run_dir = options_.output_dir;
   const std::string dir = run_dir + "/latest";
+  // The average is read through the model (ema.pt, or model.pt when the checkpoint has none), then the raw weights.
   if (ema_) {
-    if (fs::is_regular_file(dir + "/ema.pt")) {  // the average, read through the model, then the raw weights
-      models::load_weights(*model_, dir + "/ema.pt", device_);
-      torch::NoGradGuard no_grad;
-      const auto params = model_->parameters();
-      for (std::size_t i = 0; i < params.size(); ++i) ema_->values()[i].copy_(params[i]);
-    } else {
-      spdlog::warn("[train] {} has no ema.pt: the weight average starts from the resumed weights", dir);
-    }
+    const bool has_average = fs::is_regular_file(dir + "/ema.pt");
+    if (!has_average) spdlog::warn("[train] {} has no ema.pt: the weight average starts from the resumed weights", dir);
+    models::load_weights(*model_, dir + (has_average ? "/ema.pt" : "/model.pt"), device_);
+    torch::NoGradGuard no_grad;
+    const auto params = model_->parameters();
+    for (std::size_t i = 0; i < params.size(); ++i) ema_->values()[i].copy_(params[i]);
   }
   models::load_weights(*model_, dir + "/model.pt", device_);
-  if (ema_ && !fs::is_regular_file(dir + "/ema.pt"))
-    ema_ = std::make_unique<ExponentialAverage>(model_->parameters(), config_.train.ema_decay);
   load_training_state(dir, *optimizer_);
   const std::string state_file = dir + "/state.json";
   const json state = json::parse(common::read_text(state_file), nullptr, /*allow_exceptions=*/false);
