@@ -49,23 +49,31 @@
 #   core and one OpenBLAS thread per rank, batch_size per rank) and with one process (two OpenBLAS threads),
 #   alternating, NMT_BENCH_ROUNDS [2] rounds of NMT_BENCH_MINUTES [3] minutes each, and prints training tokens/s
 #   (validation excluded) of each run, the ratio of each round, and the all-reduce seconds per step.
+# Mixed precision on the CPU instead (issue #19):   scripts/bench.sh precision
+#   the same config and rounds with train.precision bf16 against fp32 (one process each, alternating); prints
+#   training tokens/s of each and their ratio.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${NMT_BUILD_DIR:-$root/build}"
 
-if [ "${1:-}" = "nproc" ]; then
+if [ "${1:-}" = "nproc" ] || [ "${1:-}" = "precision" ]; then
+  mode="$1"
   rounds="${NMT_BENCH_ROUNDS:-2}"
   minutes="${NMT_BENCH_MINUTES:-3}"
   [ -f "$root/data/fra-eng/fra.txt" ] || { echo "[bench] data/fra-eng/fra.txt is missing; run scripts/get_data.sh" >&2; exit 1; }
   "$root/scripts/build.sh" >&2
   work="$(mktemp -d)"
   trap 'rm -rf "$work"' EXIT
-  python3 - "$root/configs/transformer.json" "$work/bench.json" <<'PY'
+  bench_config() {  # bench_config PRECISION FILE
+    python3 - "$root/configs/transformer.json" "$1" "$2" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
-c["train"].update({"valid_every_steps": 50, "valid_bleu_sentences": 20, "device": "cpu"})
-json.dump(c, open(sys.argv[2], "w"))
+c["train"].update({"valid_every_steps": 50, "valid_bleu_sentences": 20, "device": "cpu", "precision": sys.argv[2]})
+json.dump(c, open(sys.argv[3], "w"))
 PY
+  }
+  bench_config fp32 "$work/bench.json"
+  bench_config bf16 "$work/bench_bf16.json"
   cd "$root"
   summary() {  # tokens/s over the run's timing lines, and the mean all-reduce seconds per step
     python3 - "$1" <<'PY'
@@ -77,6 +85,19 @@ ar = [l["allreduce_seconds_per_step"] for l in lines if "allreduce_seconds_per_s
 print(f"{toks / secs:.0f} {1000 * sum(ar) / len(ar):.1f}" if ar else f"{toks / secs:.0f} -")
 PY
   }
+  if [ "$mode" = precision ]; then
+    echo "| round | bf16 tok/s | fp32 tok/s | bf16/fp32 |"
+    echo "|---|---|---|---|"
+    for r in $(seq 1 "$rounds"); do
+      "$build/nmt" train --config "$work/bench_bf16.json" --output "$work/bf16_$r" --max-minutes "$minutes" \
+        2>"$work/bf16_$r.log"
+      "$build/nmt" train --config "$work/bench.json" --output "$work/fp32_$r" --max-minutes "$minutes" 2>"$work/fp32_$r.log"
+      read -r bf16 _ <<<"$(summary "$work/bf16_$r/timing.jsonl")"
+      read -r fp32 _ <<<"$(summary "$work/fp32_$r/timing.jsonl")"
+      echo "| $r | $bf16 | $fp32 | $(python3 -c "print(f'{$bf16 / $fp32:.2f}')") |"
+    done
+    exit 0
+  fi
   echo "| round | --nproc 2 tok/s | 1 process tok/s | ratio | all-reduce ms/step (2 ranks) |"
   echo "|---|---|---|---|---|"
   for r in $(seq 1 "$rounds"); do

@@ -177,6 +177,8 @@ const std::vector<Field<TrainConfig>>& train_fields() {
        "weight EMA (Marian's exponential-smoothing; 1e-4 = others' 0.9999); 0 = off"},
       {"keep_checkpoints", &T::keep_checkpoints, at_least(0),
        "keep the last K epoch ends' weights as `epoch_N/` for `nmt average`"},
+      {"precision", &T::precision, one_of(kPrecisions),
+       "`bf16`/`fp16`: autocast matrix products, fp32 weights and loss; `fp16` (loss scaling) needs CUDA"},
   };
   return fields;
 }

@@ -35,6 +35,15 @@ inline constexpr std::string_view kLrInverseSqrt = "inverse_sqrt";
 /// Every valid `train.lr_schedule`.
 inline constexpr std::array<std::string_view, 2> kLrSchedules{kLrConstant, kLrInverseSqrt};
 
+/// `train.precision`: float32 everywhere.
+inline constexpr std::string_view kPrecisionFp32 = "fp32";
+/// `train.precision`: autocast matrix products to bfloat16, float32 weights, softmax and loss (train/precision.h).
+inline constexpr std::string_view kPrecisionBf16 = "bf16";
+/// `train.precision`: autocast to float16 with dynamic loss scaling (CUDA only).
+inline constexpr std::string_view kPrecisionFp16 = "fp16";
+/// Every valid `train.precision`.
+inline constexpr std::array<std::string_view, 3> kPrecisions{kPrecisionFp32, kPrecisionBf16, kPrecisionFp16};
+
 /// Device name: CUDA device 0 when LibTorch sees one, else the CPU.
 inline constexpr std::string_view kDeviceAuto = "auto";
 /// Device name: the CPU.
@@ -147,6 +156,7 @@ struct TrainConfig {
   /// parameters in each update of the average, in [0, 1); 0 = off (see train::ema_factor).
   double ema_decay = 0.0;
   int64_t keep_checkpoints = 0;          ///< keep the last K epoch-end checkpoints as epoch_N/ (for nmt average); 0 = none
+  std::string precision = std::string(kPrecisionFp32);  ///< one of kPrecisions (train/precision.h)
 };
 
 /// `decode.length_penalty`: hypotheses are ranked by their log-probability (decoding::parse_length_penalty).

@@ -30,7 +30,8 @@ torch::Tensor additive_features(const torch::Tensor& queries, const torch::Tenso
 /// `[batch / group]` (same length for every query) or `[batch / group, queries]`; with `group` > 1, scores row
 /// b·group + g uses length row b (the heads of multi-head attention, without repeating the lengths). When
 /// ops::use_fused, one autograd function runs the scaling, the mask and the softmax in one pass per row and its
-/// backward in another (kernels::masked_softmax_rows); otherwise LibTorch's ops (d2l's −1e6 fill). Throws
+/// backward in another (kernels::masked_softmax_rows); otherwise LibTorch's ops (d2l's −1e6 fill), in float32
+/// for bf16/fp16 scores (mixed precision), which also return float32 weights. Throws
 /// c10::Error on shapes that do not match or a `group` that does not divide the batch.
 torch::Tensor masked_softmax(const torch::Tensor& scores, const torch::Tensor& valid_lens, double scale = 1.0,
                              int64_t group = 1);

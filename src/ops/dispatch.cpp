@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/torch_compat.h"
 #include "kernels/cpu_isa.h"
 
 namespace nmt::ops {
@@ -47,7 +48,9 @@ ScopedFused::ScopedFused(bool enabled) : previous_(fused_enabled()) { set_fused(
 ScopedFused::~ScopedFused() { set_fused(previous_); }
 
 bool use_fused(std::initializer_list<torch::Tensor> tensors) {
-  if (!fused_enabled()) return false;
+  // Under CPU autocast (train.precision bf16) the matrix products belong to LibTorch's autocast, which the fused
+  // loops would bypass.
+  if (!fused_enabled() || common::autocast_enabled(c10::kCPU)) return false;
   for (const auto& t : tensors)
     if (t.defined() && (!t.device().is_cpu() || t.scalar_type() != torch::kFloat || t.layout() != torch::kStrided))
       return false;

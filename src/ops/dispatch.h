@@ -40,8 +40,8 @@ class ScopedFused {
   bool previous_;
 };
 
-/// The dispatch rule of every op in src/ops: true when fused_enabled() and every defined tensor of `tensors` is a
-/// dense float32 tensor on the CPU (undefined tensors, e.g. an absent bias, are skipped). Ops add their own
+/// The dispatch rule of every op in src/ops: true when fused_enabled(), CPU autocast is off (train.precision bf16
+/// turns it on: train/precision.h) and every defined tensor of `tensors` is a dense float32 tensor on the CPU (undefined tensors, e.g. an absent bias, are skipped). Ops add their own
 /// shape conditions (an empty vocabulary, int64 labels) and make inputs contiguous themselves. Throws as
 /// fused_enabled().
 bool use_fused(std::initializer_list<torch::Tensor> tensors);

@@ -104,7 +104,9 @@ torch::Tensor softmax_cross_entropy(const torch::Tensor& logits, const torch::Te
   if (use_fused({logits}) && labels.scalar_type() == torch::kLong && logits.size(1) > 0)
     return FusedSoftmaxCrossEntropy::apply(logits, labels, label_smoothing);
   namespace F = torch::nn::functional;
-  return F::cross_entropy(logits, labels,
+  // bf16/fp16 logits (autocast's output layer) are widened: the softmax and the loss are computed in float32.
+  const bool reduced = logits.scalar_type() == torch::kBFloat16 || logits.scalar_type() == torch::kHalf;
+  return F::cross_entropy(reduced ? logits.to(torch::kFloat) : logits, labels,
                           F::CrossEntropyFuncOptions().reduction(torch::kNone).label_smoothing(label_smoothing));
 }
 

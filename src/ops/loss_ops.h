@@ -11,7 +11,7 @@ namespace nmt::ops {
 /// one-hot target with the uniform distribution (Szegedy et al. 2016), as torch's cross_entropy does.
 /// When ops::use_fused (ops/dispatch.h; int64 labels, vocab > 0), one fused loop (kernels::softmax_cross_entropy_row)
 /// computes the loss and ∂loss/∂logits together in the forward pass, so backward is one scaling pass; otherwise
-/// torch's cross_entropy.
+/// torch's cross_entropy, on bf16/fp16 logits (mixed precision) widened to float32 first (the loss is float32).
 /// Throws c10::Error (TORCH_CHECK) on bad shapes or a label outside [0, vocab).
 torch::Tensor softmax_cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels,
                                     double label_smoothing = 0.0);

@@ -34,6 +34,7 @@
 #include "train/loss.h"
 #include "train/lr_schedule.h"
 #include "train/optimizer.h"
+#include "train/precision.h"
 
 namespace nmt::train {
 
@@ -243,6 +244,7 @@ Trainer::Trainer(common::Config config, TrainOptions options)
     device_ = common::resolve_device(tc.device);
     if (group_ && !device_.is_cpu())
       throw std::invalid_argument("distributed training runs on the CPU (Gloo); set train.device to \"cpu\"");
+    check_precision(tc.precision, device_);
     int64_t threads = tc.num_threads;
     if (group_) {  // the ranks on a machine share its cores
       const int64_t share = std::max<int64_t>(1, available_cores() / std::max<int64_t>(1, group_->local_world_size()));
@@ -264,6 +266,10 @@ Trainer::Trainer(common::Config config, TrainOptions options)
     model_->to(device_);
     optimizer_ = std::make_unique<FusedAdam>(model_->parameters(), torch::optim::AdamOptions(tc.lr));
     spdlog::info("[train] model {}: {} parameters", config_.model.type, models::count_parameters(*model_));
+    if (tc.precision != common::kPrecisionFp32)
+      spdlog::info("[train] mixed precision {}: autocast on {}, float32 weights, softmax and loss{}", tc.precision,
+                   device_.str(), tc.precision == common::kPrecisionFp16 ? ", dynamic loss scaling" : "");
+    if (tc.precision == common::kPrecisionFp16) scaler_ = std::make_unique<LossScaler>();
     if (lead() && tc.ema_decay > 0) {
       ema_ = std::make_unique<ExponentialAverage>(model_->parameters(), tc.ema_decay);
       spdlog::info("[train] exponential moving average of the weights: decay {} (about {:.0f} updates); "
@@ -277,7 +283,7 @@ Trainer::Trainer(common::Config config, TrainOptions options)
       // Ranks >= 1 draw their own dropout masks: a stream of their own, or the one their checkpoint saved.
       torch::manual_seed(tc.seed + 0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(group_->rank()));
       if (options_.resume) {
-        load_training_state(setup->path(), *optimizer_);
+        load_training_state(setup->path(), *optimizer_, device_);
         state_ = TrainingState::from_json(json::parse(common::read_text(setup->path() + "/state.json")),
                                           "rank 0's state.json");
       }
@@ -376,6 +382,8 @@ Trainer::Trainer(const common::Config& config, models::Seq2SeqModel model, int64
   const auto params = model_->parameters();
   if (!params.empty()) device_ = params.front().device();
   optimizer_ = std::make_unique<FusedAdam>(params, torch::optim::AdamOptions(config_.train.lr));
+  check_precision(config_.train.precision, device_);
+  if (config_.train.precision == common::kPrecisionFp16) scaler_ = std::make_unique<LossScaler>();
 }
 
 Trainer::~Trainer() = default;
@@ -425,7 +433,7 @@ void Trainer::restore() {
     for (std::size_t i = 0; i < params.size(); ++i) ema_->values()[i].copy_(params[i]);
   }
   models::load_weights(*model_, dir + "/model.pt", device_);
-  load_training_state(dir, *optimizer_);
+  load_training_state(dir, *optimizer_, device_);
   const std::string state_file = dir + "/state.json";
   const json state = json::parse(common::read_text(state_file), nullptr, /*allow_exceptions=*/false);
   if (state.is_discarded()) throw std::runtime_error(state_file + ": malformed JSON (corrupted checkpoint)");
@@ -435,6 +443,10 @@ void Trainer::restore() {
     throw std::invalid_argument("--resume: " + run_dir + " was trained by " + std::to_string(state_.world_size) +
                                 " process(es); resume it with the same number (--nproc " +
                                 std::to_string(state_.world_size) + "), not " + std::to_string(world));
+  if (state_.device != device_.str())
+    spdlog::warn("[train] {} was trained on {} and resumes on {}: the weights carry over, but dropout masks (and "
+                 "rounding) differ from an uninterrupted run", dir, state_.device, device_.str());
+  if (scaler_ && state_.loss_scaler) scaler_ = std::make_unique<LossScaler>(*state_.loss_scaler);
   clock_->metrics = read_lines_up_to(run_dir + "/metrics.jsonl", state_.step);
   clock_->timing = read_lines_up_to(run_dir + "/timing.jsonl", state_.step);
   spdlog::info("[train] resuming {} after epoch {}{} (step {})", run_dir, state_.epoch,
@@ -555,9 +567,13 @@ StepResult Trainer::train_step(const data::Batch& b, StepTimes* times) {
     for (auto& p : group.params()) p.mutable_grad().reset();
   if (group_) return distributed_step(b, lr, times);
   if (times) t0 = Clock::now();
-  auto features = model_->forward_features(b.src, b.src_valid_len, teacher_forcing_input(b.tgt, bos_));
-  if (times) t1 = Clock::now();
-  const MaskedLoss l = masked_cross_entropy(*model_, features, b.tgt, b.tgt_valid_len, tc.label_smoothing);
+  MaskedLoss l;
+  {
+    const ScopedAutocast autocast(device_, tc.precision);  // the forward pass and the loss; backward outside
+    auto features = model_->forward_features(b.src, b.src_valid_len, teacher_forcing_input(b.tgt, bos_));
+    if (times) t1 = Clock::now();
+    l = masked_cross_entropy(*model_, features, b.tgt, b.tgt_valid_len, tc.label_smoothing);
+  }
   const double loss_sum = l.sum.item<double>();
   if (!std::isfinite(loss_sum))
     throw std::runtime_error("training diverged: the loss is not finite in epoch " + std::to_string(state_.epoch + 1) +
@@ -567,7 +583,21 @@ StepResult Trainer::train_step(const data::Batch& b, StepTimes* times) {
                                                                 "/latest") +
                              " (try a lower train.lr)");
   if (times) t2 = Clock::now();
-  l.mean().backward();
+  StepResult r;
+  r.loss_sum = l.sum.detach(), r.tokens = l.num_tokens, r.loss_sum_value = loss_sum, r.lr = lr, r.step = state_.step;
+  if (scaler_) {
+    (l.mean() * scaler_->scale()).backward();
+    const bool finite = scaler_->unscale(model_->parameters());
+    scaler_->update(finite);
+    if (!finite) {  // GradScaler's rule: an update with overflowed fp16 gradients is skipped, the scale halved
+      spdlog::warn("[train] fp16: gradients overflowed at step {}; update skipped, loss scale now {} ({} skipped)",
+                   state_.step, scaler_->scale(), scaler_->state().skipped_steps);
+      r.skipped = true;
+      return r;
+    }
+  } else {
+    l.mean().backward();
+  }
   if (times) t3 = Clock::now();
   if (tc.grad_clip > 0) optimizer_->clip_grad_norm(tc.grad_clip);
   if (times) t4 = Clock::now();
@@ -579,8 +609,6 @@ StepResult Trainer::train_step(const data::Batch& b, StepTimes* times) {
     times->forward += s(t0, t1), times->loss += s(t1, t2), times->backward += s(t2, t3), times->clip += s(t3, t4);
     times->adam += s(t4, t5);
   }
-  StepResult r;
-  r.loss_sum = l.sum.detach(), r.tokens = l.num_tokens, r.loss_sum_value = loss_sum, r.lr = lr, r.step = state_.step;
   return r;
 }
 
@@ -591,9 +619,13 @@ StepResult Trainer::distributed_step(const data::Batch& b, double lr, StepTimes*
   double local_loss = 0, local_tokens = 0;
   Clock::time_point t1 = t0, t2 = t0;
   if (b.size() > 0) {  // the last global batch of an epoch may leave a rank without rows
-    auto features = model_->forward_features(b.src, b.src_valid_len, teacher_forcing_input(b.tgt, bos_));
-    t1 = Clock::now();
-    const MaskedLoss l = masked_cross_entropy(*model_, features, b.tgt, b.tgt_valid_len, tc.label_smoothing);
+    MaskedLoss l;
+    {
+      const ScopedAutocast autocast(device_, tc.precision);
+      auto features = model_->forward_features(b.src, b.src_valid_len, teacher_forcing_input(b.tgt, bos_));
+      t1 = Clock::now();
+      l = masked_cross_entropy(*model_, features, b.tgt, b.tgt_valid_len, tc.label_smoothing);
+    }
     local_loss = l.sum.item<double>();
     local_tokens = l.num_tokens.item<double>();
     t2 = Clock::now();
@@ -670,6 +702,9 @@ std::optional<Validation> Trainer::validate() {
 
 void Trainer::save(const std::string& dir, bool weights_only) {
   state_.world_size = group_ ? group_->world_size() : 1;
+  state_.device = device_.str();
+  state_.precision = config_.train.precision;
+  state_.loss_scaler = scaler_ ? std::optional<LossScalerState>(scaler_->state()) : std::nullopt;
   save_checkpoint(dir, *model_, weights_only ? nullptr : optimizer_.get(), state_, config_, data_->src_vocab,
                   data_->tgt_vocab, data_->src_tokenizer, data_->tgt_tokenizer,
                   weights_only ? std::vector<torch::Tensor>{} : rank_rng_states_,
@@ -771,7 +806,10 @@ void Trainer::validation_point(int64_t epoch, int64_t batches_done, int64_t num_
          {"elapsed_seconds", state_.elapsed_seconds},
          {"validation_seconds", validation_seconds},
          {"num_threads", c.threads},
-         {"blas", c.blas.to_json()}};
+         {"blas", c.blas.to_json()},
+         {"device", device_.str()},
+         {"precision", tc.precision}};
+  if (scaler_) t["loss_scale"] = scaler_->scale(), t["skipped_steps"] = scaler_->state().skipped_steps;
   if (group_) {
     t["world_size"] = group_->world_size();
     t["allreduce_seconds_per_step"] = c.report_allreduce_seconds / std::max<int64_t>(1, c.report_steps);

@@ -25,6 +25,7 @@ namespace nmt::train {
 class ExponentialAverage;
 class FusedAdam;
 class GradientReducer;
+class LossScaler;
 class ProcessGroup;
 
 /// Draws the training curves after each validation from every metrics.jsonl and timing.jsonl line so far
@@ -79,6 +80,7 @@ struct StepResult {
   int64_t step = 0;             ///< number of this update in the run, from 1
   bool stop_signal = false;     ///< distributed: some rank had SIGINT/SIGTERM when this step was reduced
   bool stop_time = false;       ///< distributed: rank 0's time limit had passed when this step was reduced
+  bool skipped = false;         ///< fp16: the scaled gradients overflowed and the update was skipped (LossScaler)
 };
 
 /// Seconds spent in the parts of train_step, summed over the calls that were given this object (benchmarks).
@@ -119,7 +121,7 @@ class Trainer {
   /// Run mode: prepare_run_dir(), then device, threads and seed, data and vocabularies, model and optimiser,
   /// then restore() when options.resume. With resume, the config stored in the run directory is used (apart
   /// from the overrides). Throws std::invalid_argument when the directory holds a run and neither resume nor
-  /// overwrite is set, for a bad config, or when the config's split leaves no training pairs; std::runtime_error
+  /// overwrite is set, for a bad config (also train.precision fp16 off CUDA: train::check_precision), or when the config's split leaves no training pairs; std::runtime_error
   /// on I/O and data errors (unreadable corpus, corrupted run directory or checkpoint on resume).
   /// Distributed (options.group of world size >= 2): rank 0 does all of the above and then hands the resolved
   /// config, vocabularies, subword models and (on resume) optimizer, training and RNG state to the other ranks
@@ -129,8 +131,9 @@ class Trainer {
   /// std::runtime_error when rank 0's set-up failed (on the other ranks) or a collective fails or times out.
   Trainer(common::Config config, TrainOptions options);
 
-  /// Step-only mode: trains `model` where it lives with config.train's optimiser, schedule, clipping and
-  /// label smoothing; `bos` is the target `<bos>` id. run(), validate() throw std::logic_error.
+  /// Step-only mode: trains `model` where it lives with config.train's optimiser, schedule, clipping, label
+  /// smoothing and precision; `bos` is the target `<bos>` id. run(), validate() throw std::logic_error. Throws
+  /// std::invalid_argument for train.precision fp16 on a model off CUDA.
   Trainer(const common::Config& config, models::Seq2SeqModel model, int64_t bos);
 
   ~Trainer();
@@ -151,7 +154,9 @@ class Trainer {
   /// One update on `batch` (on the model's device; `[batch, steps]` src/tgt, `[batch]` valid lengths):
   /// learning rate for the next step number, gradients reset, teacher-forced forward (`<bos>` + tgt[:, :-1]),
   /// masked cross-entropy with train.label_smoothing, backward of its mean, gradient-norm clipping
-  /// (train.grad_clip > 0), Adam. In a distributed run `batch` is this rank's share (possibly empty) of the
+  /// (train.grad_clip > 0), Adam. With train.precision bf16/fp16 the forward pass and the loss run under autocast
+  /// (train/precision.h); fp16 scales the loss before backward and skips an update whose gradients overflow
+  /// (StepResult::skipped; the step number still advances, as with GradScaler). In a distributed run `batch` is this rank's share (possibly empty) of the
   /// step's global batch: the backward is of the share's loss sum, the gradients and [tokens, loss sum, stop
   /// requests] are summed over the ranks (GradientReducer) and the gradients divided by the total target tokens,
   /// so every rank makes the update one process would make on the union batch; the StepResult then holds the
@@ -226,6 +231,7 @@ class Trainer {
   bool time_request_ = false;              ///< rank 0: the time limit has passed (sent with the next step's sums)
   std::vector<torch::Tensor> rank_rng_states_;  ///< ranks 1.. CPU RNG states from the last sync_ranks()
   std::unique_ptr<ExponentialAverage> ema_;     ///< the lead's weight average (train.ema_decay > 0), else null
+  std::unique_ptr<LossScaler> scaler_;          ///< dynamic loss scaling (train.precision fp16), else null
 };
 
 /// Trains `config` into `options.output_dir`: Trainer(config, options).run() (see Trainer).

@@ -144,7 +144,7 @@ const char* const kAllKeys = R"({
             "grad_clip": 2.5, "label_smoothing": 0.1, "max_minutes": 1.5, "bucket": true,
             "valid_bleu_sentences": 55, "valid_every_steps": 250, "seed": 18446744073709551615, "device": "cuda:3",
             "num_threads": 4, "valid_beam_size": 3,
-            "dist_timeout_s": 42.5, "ema_decay": 0.0005, "keep_checkpoints": 5},
+            "dist_timeout_s": 42.5, "ema_decay": 0.0005, "keep_checkpoints": 5, "precision": "bf16"},
   "decode": {"beam_size": 7, "length_penalty": "average", "alpha": 1.25, "min_len": 2, "max_len_a": 1.5,
              "max_len_b": 3, "max_len": 40, "batch_size": 9}
 })";
@@ -203,6 +203,7 @@ TEST_CASE("Config: every key round-trips through from_json and to_json", "[confi
   CHECK(c.train.dist_timeout_s == 42.5);
   CHECK(c.train.ema_decay == 0.0005);
   CHECK(c.train.keep_checkpoints == 5);
+  CHECK(c.train.precision == "bf16");
   CHECK(c.decode.beam_size == 7);
   CHECK(c.decode.length_penalty == "average");
   CHECK(c.decode.alpha == 1.25);
@@ -236,13 +237,14 @@ TEST_CASE("Config: a run directory's config.json from before valid_every_steps s
   const Config c = Config::from_json(old, "runs/old/config.json");
   CHECK(c.train.valid_every_steps == 0);
   // The defaults write the same JSON plus the keys added since: valid_every_steps, valid_beam_size,
-  // dist_timeout_s, ema_decay, keep_checkpoints and the whole decode section, the tokenizer keys and the corpus keys (written out here by hand).
+  // dist_timeout_s, ema_decay, keep_checkpoints, precision and the whole decode section, the tokenizer keys and the corpus keys (written out here by hand).
   json expected = old;
   expected["train"]["valid_every_steps"] = 0;
   expected["train"]["valid_beam_size"] = 1;
   expected["train"]["dist_timeout_s"] = 600.0;
   expected["train"]["ema_decay"] = 0.0;
   expected["train"]["keep_checkpoints"] = 0;
+  expected["train"]["precision"] = "fp32";
   const json tokenizer_keys = json::parse(R"({"tokenizer": "word", "sp_model_type": "unigram",
       "sp_vocab_size": 8000, "sp_joint": false, "sp_character_coverage": 1.0, "sp_alpha": 0.0,
       "train": null, "valid": null, "test": null, "src_lang": "en", "tgt_lang": "fr", "lowercase": true,
@@ -338,6 +340,7 @@ TEST_CASE("Config: each rule rejects a bad value with a message naming the file 
       {"train.dist_timeout_s", 0, "= 0.0 is out of range: must be > 0"},
       {"train.ema_decay", 1.0, "= 1.0 is out of range: must be in [0, 1)"},
       {"train.keep_checkpoints", -1, "= -1 is out of range: must be >= 0"},
+      {"train.precision", "fp8", "= \"fp8\" is unknown; valid: fp32, bf16, fp16"},
       {"decode.beam_size", 0, "= 0 is out of range: must be >= 1"},
       {"decode.length_penalty", "wu", "= \"wu\" is unknown; valid: none, gnmt, average"},
       {"decode.alpha", -0.5, "= -0.5 is out of range: must be >= 0"},
@@ -431,7 +434,7 @@ TEST_CASE("Config: describe lists every key of to_json() with its default, and n
   }
   CHECK(described.size() == keys.size());  // no key twice
   CHECK(described == flat_keys(defaults));
-  CHECK(keys.size() == 55);
+  CHECK(keys.size() == 56);
   // A few defaults and rules written out by hand.
   const auto find = [&](const std::string& key) {
     for (const auto& k : keys)
@@ -448,6 +451,8 @@ TEST_CASE("Config: describe lists every key of to_json() with its default, and n
   CHECK(find("train.valid_every_steps").default_value == "0");
   CHECK(find("train.valid_every_steps").rule == "int >= 0");
   CHECK(find("train.device").choices == std::vector<std::string>{"auto", "cpu", "cuda", "cuda:N"});
+  CHECK(find("train.precision").default_value == "\"fp32\"");
+  CHECK(find("train.precision").choices == std::vector<std::string>{"fp32", "bf16", "fp16"});
   CHECK(find("decode.length_penalty").choices == std::vector<std::string>{"none", "gnmt", "average"});
   CHECK(find("decode.length_penalty").default_value == "\"gnmt\"");
   CHECK(find("decode.max_len_a").rule == "real >= 0");
