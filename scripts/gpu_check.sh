@@ -13,8 +13,8 @@
 # The data must be at data/fra-eng/fra.txt (scripts/get_data.sh, or copied beside the working tree).
 # Environment: NMT_GPU_DEVICE [cuda when LibTorch sees one, else cpu]; NMT_GPU_MINUTES [5]; NMT_GPU_CTEST [1];
 # NMT_GPU_OUT [runs/gpu_check] run directories; NMT_DEPS_PREFIX (see 1.); NMT_JOBS [nproc];
-# NMT_GPU_NUM_EXAMPLES: train on the first N pairs only (a CPU dry run: NMT_GPU_MINUTES=0.3 NMT_GPU_CTEST=0
-# NMT_GPU_NUM_EXAMPLES=20000 scripts/gpu_check.sh).
+# NMT_GPU_VALID_EVERY [500] steps between validations; NMT_GPU_NUM_EXAMPLES: train on the first N pairs only
+# (a CPU dry run: NMT_GPU_MINUTES=1 NMT_GPU_CTEST=0 NMT_GPU_NUM_EXAMPLES=20000 NMT_GPU_VALID_EVERY=40).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -53,11 +53,12 @@ fi
 
 # 3. Train, translate and evaluate in fp32 and bf16.
 mkdir -p "$out"
-config() {  # config PRECISION FILE: transformer.json on DEVICE in PRECISION, validating every 500 steps
-  python3 - "$1" "$device" "$2" "${NMT_GPU_NUM_EXAMPLES:-}" <<'PY'
+config() {  # config PRECISION FILE: transformer.json on DEVICE in PRECISION, validating every 500 steps (500 sentences)
+  python3 - "$1" "$device" "$2" "${NMT_GPU_NUM_EXAMPLES:-}" "${NMT_GPU_VALID_EVERY:-500}" <<'PY'
 import json, sys
 c = json.load(open("configs/transformer.json"))
-c["train"].update({"precision": sys.argv[1], "device": sys.argv[2], "valid_every_steps": 500})
+c["train"].update({"precision": sys.argv[1], "device": sys.argv[2],
+                   "valid_every_steps": int(sys.argv[5]), "valid_bleu_sentences": 500})
 if sys.argv[4]:
     c["data"]["num_examples"] = int(sys.argv[4])
 json.dump(c, open(sys.argv[3], "w"), indent=1)
@@ -75,16 +76,25 @@ for precision in fp32 bf16; do
   rows+=("$(python3 - "$run" "$precision" <<'PY'
 import json, sys
 run, precision = sys.argv[1], sys.argv[2]
-timing = [json.loads(l) for l in open(f"{run}/timing.jsonl") if l.strip()]
-metrics = [json.loads(l) for l in open(f"{run}/metrics.jsonl") if l.strip()]
+def lines(name):  # a run stopped by its time limit before its first validation has no metrics yet
+    try:
+        return [json.loads(l) for l in open(f"{run}/{name}") if l.strip()]
+    except FileNotFoundError:
+        return []
+timing, metrics = lines("timing.jsonl"), lines("metrics.jsonl")
 state = json.load(open(f"{run}/latest/state.json"))
 ev = json.load(open(f"{run}.eval.json"))
 secs = sum(t["train_seconds"] for t in timing)
-rate = sum(t["tokens_per_second"] * t["train_seconds"] for t in timing) / max(secs, 1e-9)
+rate = f"{sum(t['tokens_per_second'] * t['train_seconds'] for t in timing) / secs:.0f}" if secs > 0 else "-"
 ends = [m for m in metrics if not m["mid_epoch"]]
-epochs = state["step"] / ends[0]["step"] if ends else state["step"] / max(1, metrics[-1]["step"]) * metrics[-1]["epoch_fraction"]
-valid = metrics[-1].get("valid_bleu", float("nan")) if metrics else float("nan")
-print(f"| {precision} | {state['device']} | {epochs:.2f} | {rate:.0f} | {valid:.2f} | {ev['bleu']:.2f} | {ev['chrf2']:.2f} |")
+if ends:
+    epochs = f"{state['step'] / ends[0]['step']:.2f}"
+elif metrics:
+    epochs = f"{state['step'] / metrics[-1]['step'] * metrics[-1]['epoch_fraction']:.2f}"
+else:
+    epochs = f"{state['step']} steps"
+valid = f"{metrics[-1]['valid_bleu']:.2f}" if metrics and "valid_bleu" in metrics[-1] else "-"
+print(f"| {precision} | {state['device']} | {epochs} | {rate} | {valid} | {ev['bleu']:.2f} | {ev['chrf2']:.2f} |")
 PY
 )")
 done
