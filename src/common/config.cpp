@@ -178,7 +178,7 @@ const std::vector<Field<TrainConfig>>& train_fields() {
       {"keep_checkpoints", &T::keep_checkpoints, at_least(0),
        "keep the last K epoch ends' weights as `epoch_N/` for `nmt average`"},
       {"precision", &T::precision, one_of(kPrecisions),
-       "`bf16`/`fp16`: autocast matrix products, fp32 weights and loss; `fp16` (loss scaling) needs CUDA"},
+       "`bf16`/`fp16`: mixed precision (autocast); `fp16` needs CUDA"},
   };
   return fields;
 }
