@@ -54,7 +54,7 @@ std::string resolve_checkpoint_dir(const std::string& path) {
   for (const std::string& dir : {path, (fs::path(path) / "best").string(), (fs::path(path) / "latest").string()}) {
     common::recover_directory(dir);
     if (!fs::is_regular_file(fs::path(dir) / "model.pt", ec)) continue;
-    if (fs::path(dir).filename() == "latest")
+    if (dir != path && fs::path(dir).filename() == "latest")  // a run directory without best/
       spdlog::warn("[checkpoint] {} has no best/ yet (no validation has run): using {}", path, dir);
     return dir;
   }

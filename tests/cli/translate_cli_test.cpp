@@ -331,6 +331,11 @@ TEST_CASE("a run directory without best/ (stopped before its first validation) t
   INFO(r.out);
   CHECK(r.code == 0);
   CHECK_THAT(r.out, Catch::Contains("has no best/ yet") && Catch::Contains((run / "latest").string()));
+  // latest/ named directly is a checkpoint like any other: no warning.
+  const Result direct =
+      sh(std::string(NMT_BINARY) + " translate --checkpoint " + (run / "latest").string() + " \"go .\" 2>&1");
+  CHECK(direct.code == 0);
+  CHECK_THAT(direct.out, !Catch::Contains("no best/"));
   fs::remove_all(run / "latest");
   const Result none = sh(std::string(NMT_BINARY) + " translate --checkpoint " + run.string() + " \"go .\" 2>&1");
   CHECK(none.code == 1);
