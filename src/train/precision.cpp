@@ -1,5 +1,6 @@
 #include "train/precision.h"
 
+#include <cmath>
 #include <stdexcept>
 
 #include <torch/torch.h>
