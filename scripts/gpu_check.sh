@@ -86,11 +86,9 @@ state = json.load(open(f"{run}/latest/state.json"))
 ev = json.load(open(f"{run}.eval.json"))
 secs = sum(t["train_seconds"] for t in timing)
 rate = f"{sum(t['tokens_per_second'] * t['train_seconds'] for t in timing) / secs:.0f}" if secs > 0 else "-"
-ends = [m for m in metrics if not m["mid_epoch"]]
-if ends:
-    epochs = f"{state['step'] / ends[0]['step']:.2f}"
-elif metrics:
-    epochs = f"{state['step'] / metrics[-1]['step'] * metrics[-1]['epoch_fraction']:.2f}"
+if metrics:  # steps per epoch from the last line (as quality.sh): step / (epoch - 1 + epoch_fraction)
+    m = metrics[-1]
+    epochs = f"{state['step'] * (m['epoch'] - 1 + m['epoch_fraction']) / m['step']:.2f}"
 else:
     epochs = f"{state['step']} steps"
 valid = f"{metrics[-1]['valid_bleu']:.2f}" if metrics and "valid_bleu" in metrics[-1] else "-"
