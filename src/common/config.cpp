@@ -156,10 +156,10 @@ const std::vector<Field<TrainConfig>>& train_fields() {
   static const std::vector<Field<T>> fields{
       {"batch_size", &T::batch_size, at_least(1), "sentence pairs per update (per rank when data-parallel)"},
       {"num_epochs", &T::num_epochs, at_least(1), "passes over the training split"},
-      {"lr", &T::lr, above(0), "Adam learning rate (the peak for `inverse_sqrt`)"},
+      {"lr", &T::lr, above(0), "Adam learning rate (the peak)"},
       {"lr_schedule", &T::lr_schedule, one_of(kLrSchedules),
-       "`inverse_sqrt`: warm-up to `lr`, then ∝ step^-0.5 (Vaswani et al. §5.3)"},
-      {"warmup_steps", &T::warmup_steps, at_least(1), "warm-up updates of `inverse_sqrt`"},
+       "warm-up, then `inverse_sqrt`: ∝ step^-0.5 (Vaswani §5.3), `linear`: to 0 at the time limit or last epoch"},
+      {"warmup_steps", &T::warmup_steps, at_least(1), "warm-up updates of a schedule"},
       {"grad_clip", &T::grad_clip, at_least(0), "global gradient-norm bound θ (d2l grad_clipping); 0 = off"},
       {"label_smoothing", &T::label_smoothing, in_closed_open(0, 1), "label smoothing ε of the masked cross-entropy"},
       {"max_minutes", &T::max_minutes, at_least(0), "stop after this many minutes of training; 0 = no limit"},

@@ -32,8 +32,12 @@ inline constexpr std::array<std::string_view, 3> kModelTypes{kModelSeq2Seq, kMod
 inline constexpr std::string_view kLrConstant = "constant";
 /// `train.lr_schedule`: linear warm-up, then decay ∝ step^-0.5 (Vaswani et al. 2017 §5.3).
 inline constexpr std::string_view kLrInverseSqrt = "inverse_sqrt";
+/// `train.lr_schedule`: linear warm-up, then linear decay to 0 at the end of the run's budget (the epochs of
+/// `train.num_epochs` or the minutes of `train.max_minutes`, whichever runs out first; Li et al. 2020,
+/// "Budgeted Training"; HF's linear schedule with warm-up when the budget is epochs).
+inline constexpr std::string_view kLrLinear = "linear";
 /// Every valid `train.lr_schedule`.
-inline constexpr std::array<std::string_view, 2> kLrSchedules{kLrConstant, kLrInverseSqrt};
+inline constexpr std::array<std::string_view, 3> kLrSchedules{kLrConstant, kLrInverseSqrt, kLrLinear};
 
 /// `train.precision`: float32 everywhere.
 inline constexpr std::string_view kPrecisionFp32 = "fp32";
@@ -138,9 +142,9 @@ struct ModelConfig {
 struct TrainConfig {
   int64_t batch_size = 64;               ///< sentence pairs per step (per rank in a data-parallel run)
   int64_t num_epochs = 300;              ///< passes over the training split
-  double lr = 0.005;                     ///< Adam learning rate (peak rate for "inverse_sqrt")
+  double lr = 0.005;                     ///< Adam learning rate (peak rate for "inverse_sqrt" and "linear")
   std::string lr_schedule = std::string(kLrConstant);  ///< one of kLrSchedules
-  int64_t warmup_steps = 4000;           ///< steps of linear warm-up for "inverse_sqrt"
+  int64_t warmup_steps = 4000;           ///< steps of linear warm-up for "inverse_sqrt" and "linear"
   double grad_clip = 1.0;                ///< global gradient-norm bound θ (d2l grad_clipping); 0 = off
   double label_smoothing = 0.0;          ///< label smoothing ε of the masked cross-entropy, in [0, 1)
   double max_minutes = 0.0;              ///< stop after this much training wall time (minutes); 0 = no limit

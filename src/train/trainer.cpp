@@ -557,11 +557,25 @@ uint64_t Trainer::sync_ranks() {
   return mine;
 }
 
+double Trainer::invocation_time_progress() const {
+  const double limit_seconds = config_.train.max_minutes * 60.0;
+  return clock_ && limit_seconds > 0 ? clock_->invocation_now() / limit_seconds : 0.0;
+}
+
+double Trainer::schedule_progress() const {
+  const auto& tc = config_.train;
+  double p = 0;
+  if (steps_per_epoch_ > 0)
+    p = static_cast<double>(state_.step - 1) / static_cast<double>(std::max<int64_t>(1, tc.num_epochs * steps_per_epoch_));
+  p = std::max(p, group_ ? time_progress_ : invocation_time_progress());
+  return std::clamp(p, 0.0, 1.0);
+}
+
 StepResult Trainer::train_step(const data::Batch& b, StepTimes* times) {
   const auto& tc = config_.train;
   Clock::time_point t0, t1, t2, t3, t4;
   ++state_.step;
-  const double lr = learning_rate(tc.lr_schedule, tc.lr, tc.warmup_steps, state_.step);
+  const double lr = learning_rate(tc.lr_schedule, tc.lr, tc.warmup_steps, state_.step, schedule_progress());
   for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
   for (auto& group : optimizer_->param_groups())  // cheaper than zero-filling every gradient
     for (auto& p : group.params()) p.mutable_grad().reset();
@@ -633,7 +647,8 @@ StepResult Trainer::distributed_step(const data::Batch& b, double lr, StepTimes*
   }
   const auto t3 = Clock::now();
   const std::vector<double> sums = reducer_->reduce(
-      *group_, {local_tokens, local_loss, g_signal.load() != 0 ? 1.0 : 0.0, time_request_ ? 1.0 : 0.0});
+      *group_, {local_tokens, local_loss, g_signal.load() != 0 ? 1.0 : 0.0, time_request_ ? 1.0 : 0.0,
+                lead() && clock_ ? invocation_time_progress() : 0.0});
   const double tokens = sums[0], loss_sum = sums[1];
   if (!std::isfinite(loss_sum))
     throw std::runtime_error("training diverged: the loss is not finite in epoch " + std::to_string(state_.epoch + 1) +
@@ -659,6 +674,7 @@ StepResult Trainer::distributed_step(const data::Batch& b, double lr, StepTimes*
   r.tokens = torch::full({}, tokens, torch::kFloat);
   r.loss_sum_value = loss_sum, r.tokens_value = tokens, r.lr = lr, r.step = state_.step;
   r.stop_signal = sums[2] > 0, r.stop_time = sums[3] > 0;
+  time_progress_ = sums[4];
   return r;
 }
 
@@ -861,6 +877,7 @@ bool Trainer::run_epoch(int64_t epoch) {
   const int64_t world = group_ ? group_->world_size() : 1;
   const auto batches = data::epoch_batches(d.train, tc.batch_size * world, tc.seed, epoch, tc.bucket);
   const auto num_batches = static_cast<int64_t>(batches.size());
+  steps_per_epoch_ = num_batches;
   const std::size_t window = tc.valid_every_steps > 0 ? static_cast<std::size_t>(tc.valid_every_steps) : batches.size();
   const auto first_batch = static_cast<std::size_t>(state_.batches_done);
   const auto epoch_start = Clock::now();

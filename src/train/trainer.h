@@ -184,6 +184,13 @@ class Trainer {
   void restore();
   /// Trains epoch `epoch` from state_.batches_done; returns false when the time limit stopped the run.
   bool run_epoch(int64_t epoch);
+  /// Share of the run's budget used before the current step, in [0, 1], for train.lr_schedule "linear": the larger
+  /// of (updates done) / (train.num_epochs · updates per epoch) and (training seconds of this invocation) /
+  /// (60 · train.max_minutes). Rank 0's clock decides for every rank (sent with each step's sums). 0 in
+  /// step-only mode.
+  double schedule_progress() const;
+  /// Training seconds of this invocation / (60 · train.max_minutes); 0 without a time limit or clock.
+  double invocation_time_progress() const;
   /// Re-tokenises the training split with segmentations sampled for `epoch` (data.sp_alpha > 0).
   void sample_subwords(int64_t epoch);
   /// Validates, logs and checkpoints at the current step (mid-epoch when `batches_done` < `num_batches`).
@@ -229,6 +236,8 @@ class Trainer {
   ProcessGroup* group_ = nullptr;          ///< data-parallel group (world size >= 2), or null
   std::unique_ptr<GradientReducer> reducer_;  ///< bucketed gradient all-reduce when group_
   bool time_request_ = false;              ///< rank 0: the time limit has passed (sent with the next step's sums)
+  double time_progress_ = 0;               ///< distributed: rank 0's share of train.max_minutes used, from the last step's sums
+  int64_t steps_per_epoch_ = 0;            ///< updates in an epoch (set by run_epoch; 0 in step-only mode)
   std::vector<torch::Tensor> rank_rng_states_;  ///< ranks 1.. CPU RNG states from the last sync_ranks()
   std::unique_ptr<ExponentialAverage> ema_;     ///< the lead's weight average (train.ema_decay > 0), else null
   std::unique_ptr<LossScaler> scaler_;          ///< dynamic loss scaling (train.precision fp16), else null

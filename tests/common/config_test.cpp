@@ -327,7 +327,7 @@ TEST_CASE("Config: each rule rejects a bad value with a message naming the file 
       {"train.batch_size", 0, "= 0 is out of range: must be >= 1"},
       {"train.num_epochs", 0, "= 0 is out of range: must be >= 1"},
       {"train.lr", 0, "= 0.0 is out of range: must be > 0"},
-      {"train.lr_schedule", "cosine", "= \"cosine\" is unknown; valid: constant, inverse_sqrt"},
+      {"train.lr_schedule", "cosine", "= \"cosine\" is unknown; valid: constant, inverse_sqrt, linear"},
       {"train.warmup_steps", 0, "= 0 is out of range: must be >= 1"},
       {"train.grad_clip", -1e-9, "= -1e-09 is out of range: must be >= 0"},
       {"train.label_smoothing", 1.5, "= 1.5 is out of range: must be in [0, 1)"},
@@ -516,11 +516,13 @@ TEST_CASE("Config: the enum names are the ones the factory, the schedule and the
   lstm.type = "lstm";
   CHECK_THROWS_WITH(nmt::models::make_model(lstm, 11, 13),
                     Catch::Contains("\"lstm\" is unknown; valid: seq2seq, seq2seq_attention, transformer"));
-  // Every schedule has a rate: constant = lr; inverse_sqrt peaks at lr at the end of the warm-up.
+  // Every schedule has a rate: constant = lr; inverse_sqrt and linear peak at lr at the end of the warm-up.
   CHECK(nmt::train::learning_rate(std::string(kLrConstant), 0.5, 10, 3) == 0.5);
   CHECK(nmt::train::learning_rate(std::string(kLrInverseSqrt), 0.5, 16, 16) == Approx(0.5));
   CHECK(nmt::train::learning_rate(std::string(kLrInverseSqrt), 0.5, 16, 64) == Approx(0.25));
-  CHECK_THROWS_WITH(nmt::train::learning_rate("cosine", 0.5, 10, 3), Catch::Contains("valid: constant, inverse_sqrt"));
+  CHECK(nmt::train::learning_rate(std::string(kLrLinear), 0.5, 16, 16) == Approx(0.5));
+  CHECK_THROWS_WITH(nmt::train::learning_rate("cosine", 0.5, 10, 3),
+                    Catch::Contains("valid: constant, inverse_sqrt, linear"));
   // Device names: parsed alike by the config rule and by resolve_device.
   CHECK(parse_device_name("auto")->kind == DeviceName::Kind::kAuto);
   CHECK(parse_device_name("cpu")->kind == DeviceName::Kind::kCpu);

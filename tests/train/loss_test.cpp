@@ -48,6 +48,14 @@ TEST_CASE("learning-rate schedules", "[loss]") {
   CHECK_THAT(learning_rate("inverse_sqrt", 1e-3, 100, 100), WithinRel(1e-3, 1e-9));   // peak at warmup
   CHECK_THAT(learning_rate("inverse_sqrt", 1e-3, 100, 50), WithinRel(0.5e-3, 1e-9));  // linear warm-up
   CHECK_THAT(learning_rate("inverse_sqrt", 1e-3, 100, 400), WithinRel(0.5e-3, 1e-9)); // step^-0.5 decay
+  // linear: the same warm-up, then lr · (1 − progress); progress is clamped to [0, 1].
+  CHECK_THAT(learning_rate("linear", 1e-3, 100, 50), WithinRel(0.5e-3, 1e-9));
+  CHECK_THAT(learning_rate("linear", 1e-3, 100, 50, 0.2), WithinRel(0.4e-3, 1e-9));
+  CHECK_THAT(learning_rate("linear", 1e-3, 100, 400, 0.25), WithinRel(0.75e-3, 1e-9));
+  CHECK(learning_rate("linear", 1e-3, 100, 400, 1.0) == 0.0);
+  CHECK(learning_rate("linear", 1e-3, 100, 400, 1.5) == 0.0);
+  CHECK_THAT(learning_rate("linear", 1e-3, 100, 400, -1.0), WithinRel(1e-3, 1e-9));
+  CHECK_THAT(learning_rate("inverse_sqrt", 1e-3, 100, 400, 0.9), WithinRel(0.5e-3, 1e-9));  // progress unused
   CHECK_THROWS_AS(learning_rate("cosine", 1e-3, 100, 1), std::invalid_argument);
 }
 

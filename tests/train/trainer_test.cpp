@@ -176,6 +176,29 @@ TEST_CASE("a run stopped mid-epoch resumes to the same weights and metrics as an
   CHECK(read_metrics(b).size() == 6 + 6);  // 6 epoch ends + steps 3, 6, 9, 15, 18, 21 (12 and 24 end epochs)
 }
 
+TEST_CASE("lr_schedule linear decays to 0 over the epochs of train.num_epochs", "[train]") {
+  Config config = tiny_config("transformer", 3, 0.0);
+  config.train.batch_size = 2;  // 4 batches per epoch, 12 updates in all
+  config.train.lr_schedule = "linear";
+  config.train.warmup_steps = 2;
+  config.train.max_minutes = 1e6;  // a time budget that is far from spent: the epochs decide
+  const fs::path dir = fresh_dir("linear_lr");
+  nmt::train::TrainOptions options;
+  options.output_dir = dir.string();
+  nmt::train::train(config, options);
+  const auto lines = read_metrics(dir);
+  REQUIRE(lines.size() == 3);
+  // The rate of update s (1-based) is lr · (1 − (s − 1) / 12) after the warm-up.
+  for (int64_t e = 0; e < 3; ++e) {
+    const int64_t s = 4 * (e + 1);
+    INFO("epoch " << e + 1);
+    CHECK(lines[static_cast<std::size_t>(e)].at("step").get<int64_t>() == s);
+    CHECK_THAT(lines[static_cast<std::size_t>(e)].at("lr").get<double>(),
+               Catch::Matchers::WithinRel(0.01 * (1.0 - static_cast<double>(s - 1) / 12.0), 1e-9));
+  }
+  fs::remove_all(dir);
+}
+
 TEST_CASE("subword sampling (sp_alpha) changes training and is reproduced by a resumed run", "[train][subword]") {
   Config config = tiny_config("transformer", 4, 0.0);
   config.data.tokenizer = "sentencepiece";
