@@ -156,9 +156,7 @@ torch::Tensor masked_softmax(const torch::Tensor& scores, const torch::Tensor& v
     }
   }
   if (!use_fused({scores})) {
-    // Scores from autocast's bf16/fp16 products are widened: the softmax runs in float32 (and -1e6 stays finite).
-    const bool reduced = scores.scalar_type() == torch::kBFloat16 || scores.scalar_type() == torch::kHalf;
-    const auto wide = reduced ? scores.to(torch::kFloat) : scores;
+    const auto wide = widen_reduced(scores);  // the softmax of bf16/fp16 scores runs in float32
     auto scaled = scale == 1.0 ? wide : wide * scale;
     if (!lens.defined()) return torch::softmax(scaled, -1);
     lens = lens.to(scores.device()).repeat_interleave(group, 0);

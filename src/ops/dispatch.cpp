@@ -57,4 +57,9 @@ bool use_fused(std::initializer_list<torch::Tensor> tensors) {
   return true;
 }
 
+torch::Tensor widen_reduced(const torch::Tensor& t) {
+  const bool reduced = t.scalar_type() == torch::kBFloat16 || t.scalar_type() == torch::kHalf;
+  return reduced ? t.to(torch::kFloat) : t;
+}
+
 }  // namespace nmt::ops

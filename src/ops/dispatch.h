@@ -46,4 +46,9 @@ class ScopedFused {
 /// fused_enabled().
 bool use_fused(std::initializer_list<torch::Tensor> tensors);
 
+/// `t` as float32 when it holds bf16 or fp16 values (autocast's matrix products), else `t` itself: the LibTorch
+/// paths of the softmax ops widen their inputs with it so that they compute in float32 (and a -1e6 mask stays
+/// finite). Same shape and device. Never throws for a defined tensor.
+torch::Tensor widen_reduced(const torch::Tensor& t);
+
 }  // namespace nmt::ops

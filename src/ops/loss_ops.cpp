@@ -105,8 +105,7 @@ torch::Tensor softmax_cross_entropy(const torch::Tensor& logits, const torch::Te
     return FusedSoftmaxCrossEntropy::apply(logits, labels, label_smoothing);
   namespace F = torch::nn::functional;
   // bf16/fp16 logits (autocast's output layer) are widened: the softmax and the loss are computed in float32.
-  const bool reduced = logits.scalar_type() == torch::kBFloat16 || logits.scalar_type() == torch::kHalf;
-  return F::cross_entropy(reduced ? logits.to(torch::kFloat) : logits, labels,
+  return F::cross_entropy(widen_reduced(logits), labels,
                           F::CrossEntropyFuncOptions().reduction(torch::kNone).label_smoothing(label_smoothing));
 }
 

@@ -30,6 +30,16 @@ TEST_CASE("ops::use_fused: CPU float32 with the fused loops enabled, LibTorch ot
       CHECK_FALSE(nmt::ops::use_fused({f}));
     }
   }
+  SECTION("widen_reduced: bf16 and fp16 become float32, other dtypes pass through as the same tensor") {
+    const auto f = torch::tensor({1.5, -2.25}), d = torch::tensor({1.5}, torch::kDouble);
+    for (const auto dtype : {torch::kBFloat16, torch::kHalf}) {
+      const auto wide = nmt::ops::widen_reduced(f.to(dtype));
+      CHECK(wide.scalar_type() == torch::kFloat);
+      CHECK(wide.equal(f));  // both values are exact in bf16 and fp16
+    }
+    CHECK(nmt::ops::widen_reduced(f).is_same(f));
+    CHECK(nmt::ops::widen_reduced(d).is_same(d));
+  }
   SECTION("switched off, dropout is torch::dropout draw for draw; on, its mask is the counter hash's") {
     const auto x = torch::ones({64, 100});
     torch::manual_seed(5);
