@@ -647,8 +647,7 @@ StepResult Trainer::distributed_step(const data::Batch& b, double lr, StepTimes*
   }
   const auto t3 = Clock::now();
   const std::vector<double> sums = reducer_->reduce(
-      *group_, {local_tokens, local_loss, g_signal.load() != 0 ? 1.0 : 0.0, time_request_ ? 1.0 : 0.0,
-                lead() && clock_ ? invocation_time_progress() : 0.0});
+      *group_, {local_tokens, local_loss, g_signal.load() != 0 ? 1.0 : 0.0, lead() ? invocation_time_progress() : 0.0});
   const double tokens = sums[0], loss_sum = sums[1];
   if (!std::isfinite(loss_sum))
     throw std::runtime_error("training diverged: the loss is not finite in epoch " + std::to_string(state_.epoch + 1) +
@@ -673,8 +672,8 @@ StepResult Trainer::distributed_step(const data::Batch& b, double lr, StepTimes*
   r.loss_sum = torch::full({}, loss_sum, torch::kFloat);
   r.tokens = torch::full({}, tokens, torch::kFloat);
   r.loss_sum_value = loss_sum, r.tokens_value = tokens, r.lr = lr, r.step = state_.step;
-  r.stop_signal = sums[2] > 0, r.stop_time = sums[3] > 0;
-  time_progress_ = sums[4];
+  time_progress_ = sums[3];  // rank 0's share of its time limit: the schedule's clock, and the stop at >= 1
+  r.stop_signal = sums[2] > 0, r.stop_time = time_progress_ >= 1.0;
   return r;
 }
 
@@ -886,7 +885,6 @@ bool Trainer::run_epoch(int64_t epoch) {
   for (std::size_t bi = first_batch; bi < batches.size(); ++bi) {
     const data::Batch cpu_batch =
         group_ ? share_batch(d.train, batches[bi], group_->rank(), world) : data::gather_batch(d.train, batches[bi], true);
-    if (group_) time_request_ = lead() && limit_seconds > 0 && c.invocation_now() >= limit_seconds;
     const double local_tokens = group_ ? 0.0 : target_tokens(cpu_batch);
     const StepResult r = train_step(cpu_batch.to(device_));
     const double batch_tokens = group_ ? r.tokens_value : local_tokens;

@@ -235,8 +235,7 @@ class Trainer {
   std::unique_ptr<RunClock> clock_;        ///< wall clocks and the metrics/timing lines; null in step-only mode
   ProcessGroup* group_ = nullptr;          ///< data-parallel group (world size >= 2), or null
   std::unique_ptr<GradientReducer> reducer_;  ///< bucketed gradient all-reduce when group_
-  bool time_request_ = false;              ///< rank 0: the time limit has passed (sent with the next step's sums)
-  double time_progress_ = 0;               ///< distributed: rank 0's share of train.max_minutes used, from the last step's sums
+  double time_progress_ = 0;  ///< distributed: rank 0's share of train.max_minutes used, from the last step's sums
   int64_t steps_per_epoch_ = 0;            ///< updates in an epoch (set by run_epoch; 0 in step-only mode)
   std::vector<torch::Tensor> rank_rng_states_;  ///< ranks 1.. CPU RNG states from the last sync_ranks()
   std::unique_ptr<ExponentialAverage> ema_;     ///< the lead's weight average (train.ema_decay > 0), else null
