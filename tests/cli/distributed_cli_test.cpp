@@ -210,6 +210,40 @@ TEST_CASE("a 2-rank run resumed by another number of processes is refused", "[di
   CHECK_THAT(c.out, Catch::Contains("trained by 2 process(es); resume it with the same number (--nproc 2), not 1"));
 }
 
+TEST_CASE("a time limit stops every rank mid-run, and lr_schedule linear reaches 0 on rank 0's clock",
+          "[distributed]") {
+  const int nproc = GENERATE(1, 2);
+  INFO("--nproc " << nproc);
+  nmt::test::TempDir dir("dist_time_limit");
+  const fs::path config = write_config(dir, "c", corpus_head(dir, 1200), "seq2seq", 16, 200, 0.0);
+  json c = read_json(config);
+  c["train"]["lr_schedule"] = "linear";
+  c["train"]["warmup_steps"] = 1;
+  c["train"]["valid_every_steps"] = 10;
+  std::ofstream(config) << c.dump();
+  const auto r = nmt_run("train --config " + config.string() + " --output " + (dir / "run").string() +
+                         " --max-minutes 0.05 --nproc " + std::to_string(nproc));
+  INFO(r.out);
+  REQUIRE(r.code == 0);
+  // 200 epochs of about 64 batches would take minutes: the 3-second limit ends the run inside its first epochs.
+  const auto state = read_json(dir / "run" / "latest" / "state.json");
+  CHECK(state.at("world_size") == nproc);
+  CHECK(state.at("epoch").get<int64_t>() < 200);
+  const auto lines = nmt::common::read_lines((dir / "run" / "metrics.jsonl").string());
+  REQUIRE(lines.size() >= 3);
+  // With 200 epochs the epoch-based share of the budget stays below 1%, so a rate that falls below a third of the
+  // peak before the stop is the time-based share (rank 0's, sent to every rank with the step's sums).
+  double previous = 0.005;
+  for (const auto& line : lines) {
+    const double lr = json::parse(line).at("lr").get<double>();
+    CHECK(lr <= previous);
+    previous = lr;
+  }
+  CHECK(previous < 0.005 / 3);
+  // Every rank took the same steps at the same rates: the checkpoint at the stop is the same on every rank.
+  if (nproc == 2) CHECK(r.out.find("bit-identical on all 2 ranks") != std::string::npos);
+}
+
 TEST_CASE("ranks started by hand with torchrun's variables meet over TCP and train as --nproc does",
           "[distributed]") {
   nmt::test::TempDir dir("dist_tcp");
