@@ -20,9 +20,16 @@ config="${NMT_QUALITY_CONFIG:-configs/transformer.json}"
 run="${NMT_RUN_DIR:-runs/quality_$minutes}"
 # Validating every 500 updates (when the config does not say) leaves training unchanged and gives a short run,
 # which may stop before its first epoch ends, the metrics and timing lines the row is computed from.
-mkdir -p "$run"
-jq '.train.valid_every_steps = (.train.valid_every_steps // 0 | if . > 0 then . else 500 end)' "$config" >"$run.config.json"
-build/nmt train --config "$run.config.json" --output "$run" --overwrite --max-minutes "$minutes"
+# The run keeps its config as RUN/config.json; the edited copy given to `nmt train` is a temporary file.
+edited="$(mktemp --suffix=.json)"
+trap 'rm -f "$edited"' EXIT
+jq '.train.valid_every_steps = (.train.valid_every_steps // 0 | if . > 0 then . else 500 end)' "$config" >"$edited"
+build/nmt train --config "$edited" --output "$run" --overwrite --max-minutes "$minutes"
+if [ ! -s "$run/metrics.jsonl" ]; then
+  echo "[quality] $run stopped before its first validation (train.valid_every_steps), so the row's epochs and" \
+    "tokens/s are unknown: give it more minutes" >&2
+  exit 1
+fi
 single="$(build/nmt eval --bleu --json --checkpoint "$run/latest" --split test)"
 multi="$(build/nmt eval --bleu --json --checkpoint "$run/latest" --split test --multi-ref)"
 # Epochs trained (a time-limited run stops inside an epoch): the final step over the steps per epoch, which any
