@@ -930,7 +930,7 @@ bool Trainer::run_epoch(int64_t epoch) {
     // own flags do.
     const int local_sig = g_signal.load();
     const int sig = group_ ? (r.stop_signal ? (local_sig != 0 ? local_sig : SIGTERM) : 0) : local_sig;
-    const bool out_of_time = group_ ? r.stop_time : limit_seconds > 0 && c.invocation_now() >= limit_seconds;
+    const bool out_of_time = group_ ? r.stop_time : invocation_time_progress() >= 1.0;
     if (sig == 0 && (done == num_batches || !out_of_time)) continue;  // the time limit at the last batch: below
     // Stopped inside the epoch (signal, or the time limit before its last batch): latest/ records the position.
     if (live) std::fprintf(stderr, "\n");
@@ -952,7 +952,7 @@ bool Trainer::run_epoch(int64_t epoch) {
   }
   if (live) std::fprintf(stderr, "\r%80s\r", "");
   validation_point(epoch, num_batches, num_batches, loss_sum, token_sum, lr);
-  const bool out_of_time = limit_seconds > 0 && lead() && c.invocation_now() >= limit_seconds;
+  const bool out_of_time = lead() && invocation_time_progress() >= 1.0;
   if (group_ ? group_->any(out_of_time) : out_of_time) {
     spdlog::info("[train] stopped after {:.1f} minutes of training (train.max_minutes) at the end of epoch {}",
                  tc.max_minutes, epoch);

@@ -189,7 +189,8 @@ class Trainer {
   /// (60 · train.max_minutes). Rank 0's clock decides for every rank (sent with each step's sums). 0 in
   /// step-only mode.
   double schedule_progress() const;
-  /// Training seconds of this invocation / (60 · train.max_minutes); 0 without a time limit or clock.
+  /// Training seconds of this invocation / (60 · train.max_minutes); 0 without a time limit or clock. The run is
+  /// out of time when it reaches 1 (rank 0's share, sent with the step sums, for every rank of a distributed run).
   double invocation_time_progress() const;
   /// Re-tokenises the training split with segmentations sampled for `epoch` (data.sp_alpha > 0).
   void sample_subwords(int64_t epoch);
